@@ -7,7 +7,9 @@ import sys
 
 from codegen import clients, handlers, implementation_map
 from codegen.catalogue import Row, parse, render_table
-from codegen.spec import CATALOGUE, SPEC, import_catalogue, load_yaml
+from codegen.spec import CATALOGUE, ROOT, SPEC, import_catalogue, load_yaml
+
+README = ROOT / "README.md"
 
 
 def _import(_args: argparse.Namespace) -> int:
@@ -20,6 +22,10 @@ def _import(_args: argparse.Namespace) -> int:
 
 def _map(args: argparse.Namespace) -> int:
     spec = load_yaml(SPEC)
+    if args.readme:
+        README.write_text(implementation_map.readme_with_map(README.read_text(encoding="utf-8"), spec), encoding="utf-8")
+        print(f"updated the map in {README.name}")
+        return 0
     print(implementation_map.summary_table(spec))
     if not args.summary:
         print(implementation_map.operations_table(spec))
@@ -55,6 +61,9 @@ def _drift(_args: argparse.Namespace) -> int:
     expected = clients.render(load_yaml(SPEC))
     if not clients.OUTPUT.exists() or clients.OUTPUT.read_text(encoding="utf-8") != expected:
         failures.append("gateway_client/_generated.py is stale: run python -m codegen clients")
+    readme = README.read_text(encoding="utf-8")
+    if implementation_map.readme_with_map(readme, load_yaml(SPEC)) != readme:
+        failures.append("README.md implementation map is stale: run python -m codegen map --readme")
     for failure in failures:
         print(failure)
     return 1 if failures else 0
@@ -82,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("import", help="add catalogue operations missing from spec/openapi.yaml").set_defaults(fn=_import)
     p_map = sub.add_parser("map", help="print the implementation map")
     p_map.add_argument("--summary", action="store_true", help="only the per-group table")
+    p_map.add_argument("--readme", action="store_true", help="rewrite the map section of README.md")
     p_map.set_defaults(fn=_map)
     sub.add_parser("check", help="spec <-> handlers <-> catalogue consistency").set_defaults(fn=_check)
     sub.add_parser("clients", help="regenerate gateway_client/_generated.py").set_defaults(fn=_clients)

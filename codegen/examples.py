@@ -76,6 +76,9 @@ class ExampleBuilder:
             return self.build({**merged, **rest}, name, tag, depth + 1)
         for union in ("oneOf", "anyOf"):
             if union in schema:
+                members = [self.resolve(m) for m in schema[union]]
+                if name in STRING_HINTS and any(m.get("type") == "string" and "enum" not in m for m in members):
+                    return STRING_HINTS[name]
                 return self.build(schema[union][0], name, tag, depth + 1)
         if "enum" in schema:
             return schema["enum"][0]
@@ -91,7 +94,7 @@ class ExampleBuilder:
                 out[key] = self.build(props.get(key, {}), key, own_tag, depth + 1)
             return out
         if kind == "array":
-            if schema.get("minItems", 0) > 0:
+            if schema.get("minItems", 0) > 0 or depth < 4:
                 return [self.build(schema.get("items", {}), name, None, depth + 1)]
             return []
         if kind == "integer":

@@ -46,3 +46,13 @@ def operations_table(spec: Doc) -> str:
         cells = [group_of(op), method.upper(), f"`{path}`", f"`{op['operationId']}`", op["x-implementation"], state]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- map:begin -->", "<!-- map:end -->"
+
+
+def readme_with_map(readme: str, spec: Doc) -> str:
+    """``readme`` with the text between the map markers replaced by the current summary table."""
+    head, _sep, rest = readme.partition(BEGIN)
+    _old, _sep, tail = rest.partition(END)
+    return f"{head}{BEGIN}\n{summary_table(spec)}{END}{tail}"

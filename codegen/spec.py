@@ -22,6 +22,23 @@ CATALOGUE = SPEC_DIR / "API_SPEC_CONSOLIDATED.md"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 SHARED_PARAMS = ["Beta", "AnthropicVersion", "AnthropicBeta"]
 SECURED = ("native", "custom")
+# implementation-map group of the non-SDK resources (SDK operations carry theirs from codegen.sdk_spec)
+GROUPS = {
+    "complete": "Messages",
+    "code_sessions": "Code Sessions",
+    "code_session_worker": "Code Sessions (CCR v2 worker)",
+    "session_ingress": "Code Sessions (session ingress)",
+    "session_files": "Code Sessions (attachments)",
+    "environment_bridge": "Environments / Bridge",
+    "oauth": "OAuth",
+    "bootstrap": "Bootstrap",
+    "organizations": "Organizations",
+    "account_settings": "Settings",
+    "event_logging": "Event Logging",
+    "mcp_servers": "MCP",
+    "voice": "Voice",
+    "health": "Gateway health",
+}
 
 Doc = dict[str, Any]
 
@@ -80,6 +97,7 @@ def normalise(op: Doc, row: Row) -> Doc:
     op["x-implementation"] = row.status
     op["tags"] = [row.category]
     op.setdefault("x-planned", True)
+    op.setdefault("x-group", GROUPS.get(row.operation_id.split(".")[1], row.category))
     params = [p for p in op.get("parameters", []) if "$ref" not in p]
     op["parameters"] = params + [{"$ref": f"#/components/parameters/{name}"} for name in SHARED_PARAMS]
     op["security"] = [{"ApiKeyAuth": []}, {"BearerAuth": []}] if row.status in SECURED else []

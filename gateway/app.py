@@ -1,0 +1,110 @@
+"""The application factory.
+
+Shape of the ASGI stack, outermost first::
+
+    RequestIdMiddleware -> BodySizeLimitMiddleware -> Starlette (lifespan; error fallback)
+        ├── WebSocketRoute /api/ws/speech_to_text/voice_stream
+        └── Mount "/" -> connexion AsyncApp (security, validation, handlers resolved from operationIds)
+
+Everything per-app (settings, key index) lives in the lifespan state; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
+from typing import Any
+
+import connexion
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.resolver import RelativeResolver
+from starlette.applications import Starlette
+from starlette.routing import Mount, WebSocketRoute
+from starlette.types import ASGIApp
+from starlette.websockets import WebSocket
+
+from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
+from gateway.error_handlers import ErrorHandlers, starlette_unhandled
+from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from gateway.settings import Settings
+from gateway.spec import AllowIndex, load_spec
+from gateway.validation import validator_map
+
+logger = logging.getLogger(__name__)
+
+VOICE_WS_PATH = "/api/ws/speech_to_text/voice_stream"
+VOICE_WS_CLOSE_CODE = 1011
+VOICE_WS_CLOSE_REASON = "voice pass-through is not implemented yet (planned)"
+
+
+def spec_document(settings: Settings) -> dict[str, Any]:
+    """The parsed OpenAPI document of ``settings.spec_path`` (cached; treat it as read-only)."""
+    return load_spec(settings.spec_path)
+
+
+async def voice_ws(websocket: WebSocket) -> None:
+    """Placeholder for Claude Desktop's voice stream: accept, then close honestly with 1011."""
+    await websocket.accept()
+    await websocket.close(code=VOICE_WS_CLOSE_CODE, reason=VOICE_WS_CLOSE_REASON)
+
+
+def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[dict[str, Any]]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        index = KeyIndex.from_settings(settings)
+        mode = "local mode (no API keys)" if settings.local_mode else f"{len(index.entries)} API key(s)"
+        logger.info("gateway starting: spec %s, %s", settings.spec_path, mode)
+        yield {SETTINGS_STATE: settings, KEY_INDEX_STATE: index}
+        logger.info("gateway stopped")
+
+    return lifespan
+
+
+def _connexion_middlewares(handlers: ErrorHandlers) -> list[Any]:
+    """connexion's default stack, with its outermost crash handler rendering our envelope too."""
+    return [
+        partial(ServerErrorMiddleware, handler=handlers.on_unhandled) if m is ServerErrorMiddleware else m
+        for m in ConnexionMiddleware.default_middlewares
+    ]
+
+
+def _build_now(api: Any) -> None:
+    """Build connexion's middleware stack now, so that a missing handler or a bad spec fails ``create_app`` rather
+    than the first request (connexion 3.3 builds it lazily on the first call; this mirrors that call)."""
+    middleware = api.middleware
+    if middleware.middleware_stack is None:
+        middleware.app, middleware.middleware_stack = middleware._build_middleware_stack()
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    """Build the gateway ASGI application for ``settings``."""
+    doc = spec_document(settings)
+    handlers = ErrorHandlers(AllowIndex.from_spec(doc))
+    api = connexion.AsyncApp(__name__, middlewares=_connexion_middlewares(handlers))
+    # The parsed document rather than the path: connexion would re-read a multi-megabyte file with the pure-Python
+    # YAML loader after rendering it as a Jinja template. The spec must therefore be self-contained (local $refs).
+    api.add_api(
+        copy.deepcopy(doc),
+        resolver=RelativeResolver(settings.handlers_package),
+        strict_validation=False,
+        validate_responses=settings.validate_responses,
+        validator_map=validator_map(),
+        security_map=security_map(settings),
+    )
+    handlers.install(api)
+    _build_now(api)
+    outer = Starlette(
+        routes=[WebSocketRoute(VOICE_WS_PATH, voice_ws), Mount("/", app=api)],
+        lifespan=_lifespan(settings),
+        exception_handlers={Exception: starlette_unhandled},
+    )
+    limited = BodySizeLimitMiddleware(
+        outer,
+        max_request_body_bytes=settings.max_request_body_bytes,
+        max_upload_body_bytes=settings.max_upload_body_bytes,
+    )
+    return RequestIdMiddleware(limited)

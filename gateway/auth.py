@@ -1,0 +1,101 @@
+"""Gateway API keys.
+
+The spec's security schemes name :func:`api_key_info` (``x-api-key`` header) and :func:`bearer_info`
+(``Authorization: Bearer``). connexion calls them as ``fn(token, required_scopes=..., request=...)``; they compare
+``sha256(token)`` with the configured digests and return ``{"sub": name, "workspace": workspace}`` or ``None``
+(connexion then answers 401, rendered as the Anthropic envelope by :mod:`gateway.error_handlers`).
+
+Settings reach them through the lifespan state (``request.scope["state"]["key_index"]``), never module globals.
+Without that state they fail closed.
+
+Local mode (no keys configured): :func:`security_map` replaces connexion's apiKey and bearer handlers with ones that
+accept every request, with or without credentials, as the identity :data:`LOCAL_IDENTITY`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connexion.security import ApiKeySecurityHandler, BearerSecurityHandler
+
+from gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+KEY_INDEX_STATE = "key_index"
+SETTINGS_STATE = "settings"
+LOCAL_IDENTITY: dict[str, str] = {"sub": "local", "workspace": "default"}
+
+
+@dataclass(frozen=True)
+class KeyIndex:
+    """The configured key digests and their owners."""
+
+    entries: tuple[tuple[bytes, str, str], ...]  # (sha256 digest, name, workspace)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyIndex:
+        return cls(tuple((bytes.fromhex(k.key_sha256), k.name, k.workspace) for k in settings.api_keys))
+
+    def identify(self, token: str) -> dict[str, str] | None:
+        """``{"sub", "workspace"}`` of the key ``token``, or None. Compares against every entry in constant time."""
+        digest = hashlib.sha256(token.encode("utf-8")).digest()
+        found: dict[str, str] | None = None
+        for expected, name, workspace in self.entries:
+            if hmac.compare_digest(digest, expected) and found is None:
+                found = {"sub": name, "workspace": workspace}
+        return found
+
+
+def _identify(token: str, request: Any) -> dict[str, str] | None:
+    scope = getattr(request, "scope", None)
+    state = scope.get("state") if isinstance(scope, dict) else None
+    index = state.get(KEY_INDEX_STATE) if isinstance(state, dict) else None
+    if not isinstance(index, KeyIndex):
+        logger.error("no key index in the request state (lifespan not run?); refusing the request")
+        return None
+    return index.identify(token)
+
+
+def api_key_info(
+    token: str, required_scopes: Sequence[str] | None = None, *, request: Any = None
+) -> dict[str, str] | None:
+    """``x-apikeyInfoFunc`` of the ``ApiKeyAuth`` scheme (header ``x-api-key``)."""
+    return _identify(token, request)
+
+
+def bearer_info(
+    token: str, required_scopes: Sequence[str] | None = None, *, request: Any = None
+) -> dict[str, str] | None:
+    """``x-bearerInfoFunc`` of the ``BearerAuth`` scheme (``Authorization: Bearer <key>``)."""
+    return _identify(token, request)
+
+
+def _local_identity(request: Any) -> dict[str, str]:
+    return dict(LOCAL_IDENTITY)
+
+
+class _LocalApiKeyHandler(ApiKeySecurityHandler):  # type: ignore[misc]
+    """Local mode: the apiKey scheme accepts every request."""
+
+    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], dict[str, str]]:
+        return _local_identity
+
+
+class _LocalBearerHandler(BearerSecurityHandler):  # type: ignore[misc]
+    """Local mode: the bearer scheme accepts every request."""
+
+    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], dict[str, str]]:
+        return _local_identity
+
+
+def security_map(settings: Settings) -> dict[str, type] | None:
+    """connexion ``security_map`` for ``settings``: None (stock handlers, keys enforced) unless in local mode."""
+    if not settings.local_mode:
+        return None
+    return {"apiKey": _LocalApiKeyHandler, "bearer": _LocalBearerHandler}

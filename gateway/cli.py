@@ -1,0 +1,150 @@
+"""``litellm-gateway`` command line: ``serve`` and ``check-config``.
+
+Exit codes: 0 ok, 2 configuration error or a refused (unsafe) bind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway import __version__
+from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
+from gateway.spec import SpecError, load_spec, operation_count
+
+PROG = "litellm-gateway"
+EXIT_CONFIG = 2
+TRACE = 5  # uvicorn's TRACE level
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``; every other name or address (including ``0.0.0.0``) is not."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be an integer") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Contract-first gateway for Claude clients.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway (uvicorn, one worker)")
+    serve.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    serve.add_argument("--host", help="override gateway.host")
+    serve.add_argument("--port", type=_port, help="override gateway.port")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, help="override gateway.log_level")
+    check = sub.add_parser("check-config", help="load the config and the spec, build the app, and report")
+    check.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    overrides = {
+        name: value
+        for name, value in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+            ("log_level", getattr(args, "log_level", None)),
+        )
+        if value is not None
+    }
+    return dataclasses.replace(settings, **overrides) if overrides else settings
+
+
+def _configure_logging(level: str) -> None:
+    numeric = TRACE if level == "trace" else getattr(logging, level.upper())
+    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}")
+    if settings.local_mode and not is_loopback(settings.host):
+        return _fail(
+            f"refusing to listen on {settings.host!r}: no gateway.api_keys are configured (local mode), so every "
+            "request would be accepted. Local mode binds to loopback only (127.0.0.1, ::1, localhost); "
+            "configure gateway.api_keys to listen on other addresses."
+        )
+    _configure_logging(settings.log_level)
+    try:
+        from gateway.app import create_app  # lazy: keeps --help and config errors fast
+
+        app = create_app(settings)
+    except SpecError as exc:
+        return _fail(f"config error: gateway.spec_path: {exc}")
+    except Exception as exc:  # resolver or spec validation errors from connexion: report, don't trace
+        return _fail(f"cannot build the app from {settings.spec_path}: {type(exc).__name__}: {exc}")
+
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        lifespan="on",
+        server_header=False,
+    )
+    return 0
+
+
+def check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+        doc = load_spec(settings.spec_path)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}")
+    except SpecError as exc:
+        return _fail(f"config error: gateway.spec_path: {exc}")
+    try:
+        from gateway.app import create_app
+
+        create_app(settings)
+    except Exception as exc:
+        return _fail(f"cannot build the app from {settings.spec_path}: {type(exc).__name__}: {exc}")
+    mode = "local mode (no API keys; loopback only)" if settings.local_mode else f"{len(settings.api_keys)} API key(s)"
+    print(f"config OK: {settings.config_path or 'embedded default'}")
+    print(f"  listen: {settings.host}:{settings.port}, {mode}")
+    print(f"  spec: {settings.spec_path} ({operation_count(doc)} operations), handlers: {settings.handlers_package}")
+    print(f"  body limits: {settings.max_request_body_bytes} bytes, uploads {settings.max_upload_body_bytes} bytes")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return check_config(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

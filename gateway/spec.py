@@ -1,0 +1,113 @@
+"""Loading the OpenAPI document once, and the per-path method table used for correct ``Allow`` headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from re import Pattern
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from starlette.routing import compile_path
+
+# the C loader is ~10x faster on a multi-megabyte spec; PyYAML built without libyaml lacks it
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
+_PARAM = re.compile(r"{([^}:]+)}")
+
+
+class SpecError(Exception):
+    """The spec file is missing or is not an OpenAPI 3.0 document."""
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """Parse the spec at ``path`` (cached per path and modification time; callers must not mutate the result)."""
+    p = Path(path)
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise SpecError(f"cannot read OpenAPI spec {p}: {exc.strerror or exc}") from exc
+    return _load_spec(str(p), mtime)
+
+
+@lru_cache(maxsize=4)
+def _load_spec(path: str, _mtime: int) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            doc = yaml.load(fh, Loader=_Loader)  # safe loaders only
+    except OSError as exc:
+        raise SpecError(f"cannot read OpenAPI spec {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SpecError(f"OpenAPI spec {path} is not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SpecError(f"OpenAPI spec {path} is not a mapping")
+    version = str(doc.get("openapi", ""))
+    if not re.fullmatch(r"3\.0\.\d+", version):
+        raise SpecError(f"OpenAPI spec {path} has openapi: {version!r}; connexion 3.3 needs 3.0.x")
+    if not isinstance(doc.get("paths"), dict):
+        raise SpecError(f"OpenAPI spec {path} has no paths")
+    return doc
+
+
+def base_path_of(doc: Mapping[str, Any]) -> str:
+    """The base path connexion mounts the API at (path of the first server URL, variables filled in)."""
+    servers = doc.get("servers") or []
+    if not servers:
+        return ""
+    server = servers[0]
+    variables = server.get("variables") or {}
+    url = str(server.get("url", ""))
+    for name, var in variables.items():
+        url = url.replace("{" + name + "}", str(var.get("default", "")))
+    return urlsplit(url).path.rstrip("/")
+
+
+def operation_count(doc: Mapping[str, Any]) -> int:
+    """Number of operations declared in ``doc``."""
+    return sum(1 for item in doc["paths"].values() for method in item if method in HTTP_METHODS)
+
+
+@dataclass(frozen=True)
+class AllowIndex:
+    """Which methods the spec defines for a concrete request path.
+
+    OpenAPI matches concrete paths before templated ones, so of every template that matches, the one with the fewest
+    parameters decides (``/work/poll`` is GET-only even though ``/work/{work_id}`` also has POST)."""
+
+    base_path: str
+    entries: tuple[tuple[Pattern[str], int, frozenset[str]], ...]
+
+    @classmethod
+    def from_spec(cls, doc: Mapping[str, Any]) -> AllowIndex:
+        entries = []
+        for template, item in doc["paths"].items():
+            methods = frozenset(m.upper() for m in item if m in HTTP_METHODS)
+            if not methods:
+                continue
+            starlette_path = _PARAM.sub(lambda m: "{" + re.sub(r"\W", "_", m[1]) + "}", template)
+            regex, _fmt, _convertors = compile_path(starlette_path)
+            entries.append((regex, template.count("{"), methods))
+        return cls(base_path=base_path_of(doc), entries=tuple(entries))
+
+    def allowed(self, path: str) -> list[str]:
+        """Methods allowed on ``path`` (a request path, base path included), in canonical order; [] if unknown."""
+        if self.base_path:
+            if not path.startswith(self.base_path):
+                return []
+            path = path[len(self.base_path) :] or "/"
+        matches = [(params, methods) for regex, params, methods in self.entries if regex.match(path)]
+        if not matches:
+            return []
+        fewest = min(params for params, _m in matches)
+        found: set[str] = set()
+        for params, methods in matches:
+            if params == fewest:
+                found |= methods
+        if "GET" in found:
+            found.add("HEAD")  # starlette answers HEAD on every GET route
+        return [m.upper() for m in HTTP_METHODS if m.upper() in found]

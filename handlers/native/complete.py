@@ -1,0 +1,5 @@
+"""Handlers for `native.complete.*` operations (see spec/openapi.yaml)."""
+
+from gateway.planned import planned
+
+create = planned("native.complete.create")

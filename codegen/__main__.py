@@ -23,7 +23,9 @@ def _import(_args: argparse.Namespace) -> int:
 def _map(args: argparse.Namespace) -> int:
     spec = load_yaml(SPEC)
     if args.readme:
-        README.write_text(implementation_map.readme_with_map(README.read_text(encoding="utf-8"), spec), encoding="utf-8")
+        README.write_text(
+            implementation_map.readme_with_map(README.read_text(encoding="utf-8"), spec), encoding="utf-8"
+        )
         print(f"updated the map in {README.name}")
         return 0
     print(implementation_map.summary_table(spec))
@@ -71,14 +73,21 @@ def _drift(_args: argparse.Namespace) -> int:
 
 def _sdk_rows(_args: argparse.Namespace) -> int:
     """Print catalogue rows for SDK endpoints the catalogue does not list yet (when the SDK grows)."""
-    from codegen.sdk_spec import CATEGORIES
     from codegen.sdk import scan
+    from codegen.sdk_spec import CATEGORIES
 
     known = {r.key for r in parse(CATALOGUE)} if CATALOGUE.exists() else set()
     rows = []
     for ep in scan():
-        row = Row(CATEGORIES[ep.resource][0], ep.method, ep.path, ep.operation_id, ep.status, "anthropic SDK: " + ", ".join(
-            sorted({f"{'beta.' if v.beta else ''}{v.cls}.{v.method}" for v in ep.variants})))
+        row = Row(
+            CATEGORIES[ep.resource][0],
+            ep.method,
+            ep.path,
+            ep.operation_id,
+            ep.status,
+            "anthropic SDK: "
+            + ", ".join(sorted({f"{'beta.' if v.beta else ''}{v.cls}.{v.method}" for v in ep.variants})),
+        )
         if row.key not in known:
             rows.append(row)
     print(render_table(rows), end="")

@@ -65,13 +65,13 @@ class ExampleBuilder:
             merged: dict[str, Any] = {}
             for part in schema["allOf"]:
                 resolved = self.resolve(part)
-                props = {**merged.get("properties", {}), **resolved.get("properties", {})}
-                required = [*merged.get("required", []), *resolved.get("required", [])]
+                all_props = {**merged.get("properties", {}), **resolved.get("properties", {})}
+                all_required = [*merged.get("required", []), *resolved.get("required", [])]
                 merged.update(resolved)
-                if props:
-                    merged["properties"] = props
-                if required:
-                    merged["required"] = list(dict.fromkeys(required))
+                if all_props:
+                    merged["properties"] = all_props
+                if all_required:
+                    merged["required"] = list(dict.fromkeys(all_required))
             rest = {k: v for k, v in schema.items() if k != "allOf"}
             return self.build({**merged, **rest}, name, tag, depth + 1)
         for union in ("oneOf", "anyOf"):

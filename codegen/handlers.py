@@ -17,7 +17,10 @@ from codegen.spec import ROOT, operations
 
 HANDLERS = ROOT / "handlers"
 OPERATION_ID = re.compile(r"^(native|custom|proxy|stub)\.([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$")
-HEADER = '"""Handlers for `{status}.{resource}.*` operations (see spec/openapi.yaml)."""\n\nfrom gateway.planned import planned\n'
+HEADER = (
+    '"""Handlers for `{status}.{resource}.*` operations (see spec/openapi.yaml)."""\n\n'
+    "from gateway.planned import planned\n"
+)
 
 
 def _defined(file: Path) -> dict[str, str | None]:
@@ -32,7 +35,7 @@ def _defined(file: Path) -> dict[str, str | None]:
             value = node.value
             if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "planned" and value.args:
                 arg = value.args[0]
-                out[node.targets[0].id] = arg.value if isinstance(arg, ast.Constant) else "?"
+                out[node.targets[0].id] = str(arg.value) if isinstance(arg, ast.Constant) else "?"
     return out
 
 

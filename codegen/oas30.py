@@ -102,7 +102,8 @@ def _tag_of(components: dict[str, Schema], member: Schema) -> str | None:
 
 
 def add_discriminators(node: Any, components: dict[str, Schema]) -> None:
-    """Rewrite ``anyOf`` unions of refs whose targets carry distinct required ``type`` tags as discriminated ``oneOf``."""
+    """Rewrite ``anyOf`` unions of refs whose targets carry distinct required ``type`` tags as a discriminated
+    ``oneOf``."""
     if isinstance(node, list):
         for item in node:
             add_discriminators(item, components)

@@ -60,7 +60,14 @@ RESOURCES: dict[str, tuple[str, str]] = {
 SKIP_METHODS = {"parse", "create_and_poll", "upload_and_poll"}
 SKIP_HELPERS = {"Messages": {"stream"}}
 
-HTTP_CALLS = {"_get": "get", "_post": "post", "_delete": "delete", "_patch": "patch", "_put": "put", "_get_api_list": "get"}
+HTTP_CALLS = {
+    "_get": "get",
+    "_post": "post",
+    "_delete": "delete",
+    "_patch": "patch",
+    "_put": "put",
+    "_get_api_list": "get",
+}
 
 
 @dataclass
@@ -193,7 +200,7 @@ def _unwrap_optional_omit(annotation: Any) -> tuple[Any, bool]:
         omitted = len(args) != len(typing.get_args(annotation))
         if len(args) == 1:
             return args[0], omitted
-        return typing.Union[tuple(args)], omitted
+        return typing.Union[tuple(args)], omitted  # noqa: UP007 - built at run time from a tuple
     return annotation, False
 
 

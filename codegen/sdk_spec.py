@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
+import copy
 import json
 import re
 import typing
@@ -94,7 +95,7 @@ def _sanitize(annotation: Any) -> Any:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         # helper objects the SDK accepts client-side (protocols such as SupportsToDict) never reach the wire
         wire = [a for a in args if not getattr(a, "_is_protocol", False)]
-        return typing.Union[tuple(_sanitize(a) for a in wire)]
+        return typing.Union[tuple(_sanitize(a) for a in wire)]  # noqa: UP007 - built at run time
     if origin is list and args:
         return list[_sanitize(args[0])]  # type: ignore[misc]
     return annotation
@@ -184,24 +185,32 @@ class SdkSpecBuilder:
         params = []
         for kind, wire, p, key in plan["params"]:
             schema = schemas[key]
-            entry: dict[str, Any] = {"name": wire, "in": kind, "required": kind == "path" or p.required, "schema": schema}
+            entry: dict[str, Any] = {
+                "name": wire,
+                "in": kind,
+                "required": kind == "path" or p.required,
+                "schema": schema,
+            }
             if kind == "query" and wire.endswith("[]"):
                 entry["style"], entry["explode"] = "form", True
             params.append(entry)
         op["parameters"] = params
         if "body" in plan:
             body_schema = schemas[plan["body"]]
+            resolved = components[body_schema["$ref"][len(REF_PREFIX) :]] if "$ref" in body_schema else body_schema
             if v.multipart:
+                body_schema = copy.deepcopy(resolved)
                 props = body_schema.get("properties", {})
                 for name in list(props):
                     if props[name].get("type") == "array":
-                        props[f"{name}[]"] = props.pop(name)
+                        # the SDK sends one part per file named `files[]`; an upload of no file is not an upload
+                        props[f"{name}[]"] = {**props.pop(name), "minItems": 1}
                         if name in body_schema.get("required", []):
                             body_schema["required"] = [f"{name}[]" if r == name else r for r in body_schema["required"]]
                 content = {"multipart/form-data": {"schema": body_schema}}
             else:
                 content = {"application/json": {"schema": body_schema}}
-            op["requestBody"] = {"required": bool(body_schema.get("required")), "content": content}
+            op["requestBody"] = {"required": bool(resolved.get("required")), "content": content}
         op["responses"] = {"200": self._response(ep, plan, schemas, examples)}
         return op
 
@@ -259,7 +268,6 @@ class SdkSpecBuilder:
             if ep.resource != "messages":  # event streams only answer SSE
                 content = {"text/event-stream": content["text/event-stream"]}
         return {"description": "Success.", "content": content}
-
 
     @staticmethod
     def _common_response(candidates: list[tuple[str, Any]], schemas: dict[str, Any], ex: ExampleBuilder) -> Any:

@@ -59,7 +59,7 @@ _Dumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
 def load_yaml(path: Path) -> Doc:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(fh, Loader=loader)
     return data if isinstance(data, dict) else {}
 
 

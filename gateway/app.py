@@ -2,16 +2,18 @@
 
 Shape of the ASGI stack, outermost first::
 
-    RequestIdMiddleware -> BodySizeLimitMiddleware -> Starlette (lifespan; error fallback)
-        ├── WebSocketRoute /api/ws/speech_to_text/voice_stream
-        └── Mount "/" -> connexion AsyncApp (security, validation, handlers resolved from operationIds)
+    RequestIdMiddleware -> BodySizeLimitMiddleware -> dispatch by scope type
+        ├── http      -> connexion AsyncApp (routing, security, validation, handlers resolved from operationIds)
+        └── websocket, lifespan -> Starlette (lifespan; WebSocketRoute /api/ws/speech_to_text/voice_stream)
+
+Every HTTP request goes to connexion, whatever its path: a starlette ``Mount("/")`` would not match a path with a
+percent-encoded newline and answer a plain-text 404 outside the error envelope.
 
 Everything per-app (settings, key index) lives in the lifespan state; nothing is built at import time.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,15 +25,15 @@ from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.resolver import RelativeResolver
 from starlette.applications import Starlette
-from starlette.routing import Mount, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.settings import Settings
-from gateway.spec import AllowIndex, load_spec
+from gateway.spec import AllowIndex, load_spec, routing_order
 from gateway.validation import validator_map
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,18 @@ def _build_now(api: Any) -> None:
         middleware.app, middleware.middleware_stack = middleware._build_middleware_stack()
 
 
+class _ByScopeType:
+    """HTTP to connexion; WebSocket and lifespan to the Starlette app that owns them."""
+
+    def __init__(self, http: ASGIApp, other: ASGIApp) -> None:
+        self.http = http
+        self.other = other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.http if scope["type"] == "http" else self.other
+        await app(scope, receive, send)
+
+
 def create_app(settings: Settings) -> ASGIApp:
     """Build the gateway ASGI application for ``settings``."""
     doc = spec_document(settings)
@@ -88,7 +102,7 @@ def create_app(settings: Settings) -> ASGIApp:
     # The parsed document rather than the path: connexion would re-read a multi-megabyte file with the pure-Python
     # YAML loader after rendering it as a Jinja template. The spec must therefore be self-contained (local $refs).
     api.add_api(
-        copy.deepcopy(doc),
+        routing_order(doc),
         resolver=RelativeResolver(settings.handlers_package),
         strict_validation=False,
         validate_responses=settings.validate_responses,
@@ -97,13 +111,13 @@ def create_app(settings: Settings) -> ASGIApp:
     )
     handlers.install(api)
     _build_now(api)
-    outer = Starlette(
-        routes=[WebSocketRoute(VOICE_WS_PATH, voice_ws), Mount("/", app=api)],
+    sockets = Starlette(
+        routes=[WebSocketRoute(VOICE_WS_PATH, voice_ws)],
         lifespan=_lifespan(settings),
         exception_handlers={Exception: starlette_unhandled},
     )
     limited = BodySizeLimitMiddleware(
-        outer,
+        _ByScopeType(http=api, other=sockets),
         max_request_body_bytes=settings.max_request_body_bytes,
         max_upload_body_bytes=settings.max_upload_body_bytes,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,6 +66,18 @@ def base_path_of(doc: Mapping[str, Any]) -> str:
     for name, var in variables.items():
         url = url.replace("{" + name + "}", str(var.get("default", "")))
     return urlsplit(url).path.rstrip("/")
+
+
+def routing_order(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` whose paths are ordered for first-match routing: concrete segments before templated ones.
+
+    OpenAPI matches ``/v1/environments/bridge`` before ``/v1/environments/{environment_id}``; connexion registers
+    routes in document order and the first full match wins, so the order must say so."""
+    ordered = copy.deepcopy(dict(doc))
+    ordered["paths"] = dict(
+        sorted(doc["paths"].items(), key=lambda kv: [(seg.startswith("{"), seg) for seg in kv[0].split("/")])
+    )
+    return ordered
 
 
 def operation_count(doc: Mapping[str, Any]) -> int:

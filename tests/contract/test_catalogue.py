@@ -13,20 +13,41 @@ OPS = operations(SPEC_DOC)
 
 # the operations issue #2 lists beyond the SDK's (method, path)
 REQUIRED = [
-    "GET /v1/code/sessions", "POST /v1/code/sessions", "GET /v1/code/sessions/{session_id}",
-    "POST /v1/environments/bridge", "DELETE /v1/environments/bridge/{environment_id}",
+    "GET /v1/code/sessions",
+    "POST /v1/code/sessions",
+    "GET /v1/code/sessions/{session_id}",
+    "POST /v1/environments/bridge",
+    "DELETE /v1/environments/bridge/{environment_id}",
     "POST /v1/environments/{environment_id}/bridge/reconnect",
-    "GET /v1/environments/{environment_id}/work/poll", "POST /v1/environments/{environment_id}/work/{work_id}/ack",
+    "GET /v1/environments/{environment_id}/work/poll",
+    "POST /v1/environments/{environment_id}/work/{work_id}/ack",
     "POST /v1/environments/{environment_id}/work/{work_id}/heartbeat",
     "POST /v1/environments/{environment_id}/work/{work_id}/stop",
-    "GET /api/oauth/profile", "POST /v1/oauth/token", "GET /api/oauth/claude_cli/roles",
-    "POST /api/oauth/claude_cli/create_api_key", "GET /api/oauth/usage", "GET /api/claude_cli_profile",
-    "GET /api/hello", "HEAD /api/hello", "GET /api/claude_cli/bootstrap", "GET /api/bootstrap",
-    "GET /api/oauth/account/settings", "PATCH /api/oauth/account/settings",
-    "POST /api/event_logging/batch", "POST /api/event_logging/v2/batch", "GET /v1/mcp_servers",
-    "GET /api/ws/speech_to_text/voice_stream", "GET /healthcheck", "GET /health/liveliness",
-    "GET /health/readiness", "HEAD /", "POST /v1/complete", "POST /v1/messages", "POST /v1/messages/count_tokens",
-    "GET /v1/models", "GET /v1/models/{model_id}",
+    "GET /api/oauth/profile",
+    "POST /v1/oauth/token",
+    "GET /api/oauth/claude_cli/roles",
+    "POST /api/oauth/claude_cli/create_api_key",
+    "GET /api/oauth/usage",
+    "GET /api/claude_cli_profile",
+    "GET /api/hello",
+    "HEAD /api/hello",
+    "GET /api/claude_cli/bootstrap",
+    "GET /api/bootstrap",
+    "GET /api/oauth/account/settings",
+    "PATCH /api/oauth/account/settings",
+    "POST /api/event_logging/batch",
+    "POST /api/event_logging/v2/batch",
+    "GET /v1/mcp_servers",
+    "GET /api/ws/speech_to_text/voice_stream",
+    "GET /healthcheck",
+    "GET /health/liveliness",
+    "GET /health/readiness",
+    "HEAD /",
+    "POST /v1/complete",
+    "POST /v1/messages",
+    "POST /v1/messages/count_tokens",
+    "GET /v1/models",
+    "GET /v1/models/{model_id}",
 ]
 
 
@@ -44,8 +65,11 @@ def test_surface_is_complete() -> None:
 
 
 def test_every_operation_accepts_the_shared_parameters_and_has_a_tag_and_implementation() -> None:
-    shared = {"#/components/parameters/Beta", "#/components/parameters/AnthropicVersion",
-              "#/components/parameters/AnthropicBeta"}
+    shared = {
+        "#/components/parameters/Beta",
+        "#/components/parameters/AnthropicVersion",
+        "#/components/parameters/AnthropicBeta",
+    }
     tags = {t["name"] for t in SPEC_DOC["tags"]}
     for key, (_m, _p, op) in OPS.items():
         refs = {p.get("$ref") for p in op.get("parameters", [])}

@@ -26,6 +26,12 @@ def test_handler_not_found_error_is_404_envelope(client: TestClient) -> None:
     assert message == "thing missing not found"
 
 
+def test_concrete_paths_win_over_templated_ones_whatever_the_spec_order(client: TestClient) -> None:
+    # the mini spec lists /v1/things/{thing_id} before /v1/things/search
+    assert client.get("/v1/things/search").json() == {"data": [], "limit": 20}
+    assert client.get("/v1/things/other").json() == {"type": "thing", "id": "other"}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [

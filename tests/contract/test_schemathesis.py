@@ -15,6 +15,7 @@ import json
 import os
 import re
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
@@ -66,6 +67,7 @@ def _planned(case: Case) -> bool:
     return bool(case.operation.definition.raw.get("x-planned"))
 
 
+@pytest.mark.fuzz
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation(case: Case) -> None:

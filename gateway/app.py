@@ -29,6 +29,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from gateway import services
 from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -60,7 +61,8 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
         index = KeyIndex.from_settings(settings)
         mode = "local mode (no API keys)" if settings.local_mode else f"{len(index.entries)} API key(s)"
         logger.info("gateway starting: spec %s, %s", settings.spec_path, mode)
-        yield {SETTINGS_STATE: settings, KEY_INDEX_STATE: index}
+        async with services.started(settings) as service_state:
+            yield {**service_state, SETTINGS_STATE: settings, KEY_INDEX_STATE: index}
         logger.info("gateway stopped")
 
     return lifespan

@@ -1,0 +1,39 @@
+"""Long-lived services (upstream clients, routers, sinks) owned by the app's lifespan.
+
+Each feature contributes one factory to ``FACTORIES``: given the settings, an async context manager that starts its
+service and yields the entries it adds to the lifespan state (``scope["state"]``). Handlers reach them through
+:func:`from_request`. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from connexion import request as current_request
+
+from gateway.settings import Settings
+
+ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[Mapping[str, Any]]]
+
+
+def _factories() -> tuple[ServiceFactory, ...]:
+    # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
+    return ()
+
+
+@asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """Start every service; yields the merged state; stops them in reverse order."""
+    state: dict[str, Any] = {}
+    async with AsyncExitStack() as stack:
+        for factory in _factories():
+            state.update(await stack.enter_async_context(factory(settings)))
+        yield state
+
+
+def from_request(name: str) -> Any:
+    """The lifespan-state entry ``name`` for the current request (raises KeyError if the service is absent)."""
+    state = current_request.scope.get("state") or {}
+    return state[name]

@@ -20,7 +20,9 @@ ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[Mapping[str, A
 
 def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
-    return ()
+    from gateway.native import native_service
+
+    return (native_service,)
 
 
 @asynccontextmanager

@@ -1,6 +1,29 @@
-"""Handlers for `native.messages.*` operations (see spec/openapi.yaml)."""
+"""Handlers for `native.messages.*` operations (see spec/openapi.yaml).
 
-from gateway.planned import planned
+They take no ``body`` argument on purpose: connexion would then consume the request stream, and the fast path
+forwards the client's validated bytes unchanged whenever no hygiene rule applies.
+"""
 
-create = planned("native.messages.create")
-count_tokens = planned("native.messages.count_tokens")
+from __future__ import annotations
+
+import json
+
+from connexion import request
+from starlette.responses import Response
+
+from gateway import services
+from gateway.native import STATE, NativeService
+
+
+async def create() -> Response:
+    """POST /v1/messages: routed by tier and effort; SSE when ``stream`` is true."""
+    native: NativeService = services.from_request(STATE)
+    raw = await request.body()
+    return await native.messages(json.loads(raw), raw, request.headers)
+
+
+async def count_tokens() -> Response:
+    """POST /v1/messages/count_tokens: Anthropic routes pass through, other backends get a local estimate."""
+    native: NativeService = services.from_request(STATE)
+    raw = await request.body()
+    return await native.messages(json.loads(raw), raw, request.headers, count_tokens=True)

@@ -19,11 +19,11 @@ def _client(url: str, key: str = KEY) -> anthropic.Anthropic:
 
 def test_planned_operation_is_a_501_the_sdk_understands(gateway_url: str) -> None:
     with pytest.raises(anthropic.APIStatusError) as info:
-        _client(gateway_url).models.list()
+        _client(gateway_url).beta.dreams.list()
     err = info.value
     assert err.status_code == 501
     assert err.type == "api_error"
-    assert err.api_message == "native.models.list is not implemented yet in this gateway (planned)"
+    assert err.api_message == "custom.dreams.list is not implemented yet in this gateway (planned)"
     assert err.request_id and err.request_id.startswith("req_")
     assert isinstance(err.body, dict) and err.body["request_id"] == err.request_id
 

@@ -1,0 +1,1 @@
+"""Native routing: which model group and deployment serves a Messages request (by tier and effort)."""

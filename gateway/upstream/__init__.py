@@ -1,0 +1,1 @@
+"""Upstream transports and per-backend request hygiene."""

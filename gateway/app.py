@@ -3,8 +3,10 @@
 Shape of the ASGI stack, outermost first::
 
     RequestIdMiddleware -> BodySizeLimitMiddleware -> dispatch by scope type
-        ├── http      -> connexion AsyncApp (routing, security, validation, handlers resolved from operationIds)
-        └── websocket, lifespan -> Starlette (lifespan; WebSocketRoute /api/ws/speech_to_text/voice_stream)
+        ├── http      -> AccountingMiddleware -> connexion AsyncApp (routing, security, validation, handlers
+        │                resolved from operationIds)
+        └── websocket, lifespan -> Starlette (lifespan; WebSocketRoute /api/ws/speech_to_text/voice_stream, the
+                         voice relay of gateway.proxy.websocket)
 
 Every HTTP request goes to connexion, whatever its path: a starlette ``Mount("/")`` would not match a path with a
 percent-encoded newline and answer a plain-text 404 outside the error envelope.
@@ -27,12 +29,13 @@ from connexion.resolver import RelativeResolver
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
 from gateway import services
 from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from gateway.proxy.accounting import AccountingMiddleware
+from gateway.proxy.websocket import voice_relay
 from gateway.settings import Settings
 from gateway.spec import AllowIndex, load_spec, routing_order
 from gateway.validation import validator_map
@@ -40,19 +43,11 @@ from gateway.validation import validator_map
 logger = logging.getLogger(__name__)
 
 VOICE_WS_PATH = "/api/ws/speech_to_text/voice_stream"
-VOICE_WS_CLOSE_CODE = 1011
-VOICE_WS_CLOSE_REASON = "voice pass-through is not implemented yet (planned)"
 
 
 def spec_document(settings: Settings) -> dict[str, Any]:
     """The parsed OpenAPI document of ``settings.spec_path`` (cached; treat it as read-only)."""
     return load_spec(settings.spec_path)
-
-
-async def voice_ws(websocket: WebSocket) -> None:
-    """Placeholder for Claude Desktop's voice stream: accept, then close honestly with 1011."""
-    await websocket.accept()
-    await websocket.close(code=VOICE_WS_CLOSE_CODE, reason=VOICE_WS_CLOSE_REASON)
 
 
 def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[dict[str, Any]]]:
@@ -114,12 +109,12 @@ def create_app(settings: Settings) -> ASGIApp:
     handlers.install(api)
     _build_now(api)
     sockets = Starlette(
-        routes=[WebSocketRoute(VOICE_WS_PATH, voice_ws)],
+        routes=[WebSocketRoute(VOICE_WS_PATH, voice_relay)],
         lifespan=_lifespan(settings),
         exception_handlers={Exception: starlette_unhandled},
     )
     limited = BodySizeLimitMiddleware(
-        _ByScopeType(http=api, other=sockets),
+        _ByScopeType(http=AccountingMiddleware(api), other=sockets),
         max_request_body_bytes=settings.max_request_body_bytes,
         max_upload_body_bytes=settings.max_upload_body_bytes,
     )

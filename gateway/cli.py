@@ -54,7 +54,46 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="override gateway.log_level")
     check = sub.add_parser("check-config", help="load the config and the spec, build the app, and report")
     check.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    routes = sub.add_parser("routes", help="inspect the native routing table")
+    routes_sub = routes.add_subparsers(dest="routes_command", required=True)
+    explain = routes_sub.add_parser("explain", help="print where a request would go, without sending anything")
+    explain.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    explain.add_argument("--model", required=True, help="the client's model id, e.g. claude-opus-5-5")
+    explain.add_argument("--effort", choices=["low", "medium", "high", "xhigh", "max"], help="output_config.effort")
+    explain.add_argument("--thinking", help="thinking type (adaptive, disabled) or enabled:<budget_tokens>")
     return parser
+
+
+def routes_explain(args: argparse.Namespace) -> int:
+    from gateway.errors import NotFound
+    from gateway.routing.config import parse_routing
+    from gateway.routing.router import Router
+
+    try:
+        router = Router(parse_routing(_load(args).raw))
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}")
+    body: dict[str, object] = {"model": args.model}
+    if args.effort:
+        body["output_config"] = {"effort": args.effort}
+    if args.thinking:
+        kind, _sep, budget = args.thinking.partition(":")
+        body["thinking"] = {"type": kind, **({"budget_tokens": int(budget)} if budget else {})}
+    try:
+        decision = router.decide(body)
+    except NotFound as exc:
+        print(f"no route: {exc.message}")
+        return 1
+    print(f"model {decision.model}: tier {decision.tier or '- (unknown family)'}, effort {decision.effort or '-'}")
+    print(f"group {decision.group}; deployments in order (first healthy answers, the rest are failover):")
+    for index, dep in enumerate(decision.candidates, 1):
+        upstream = "the client's model id" if dep.model == "*" else dep.model
+        if dep.kind == "mimo_auto":
+            model, thinking = dep.mimo_auto.get(decision.effort or "none", dep.mimo_auto["none"])
+            upstream = f"{model} (thinking {'on' if thinking else 'off'}, from the effort table)"
+        key = "configured key" if dep.api_key else ("client's own credential" if dep.kind == "anthropic" else "no key")
+        print(f"  {index}. {dep.id} [{dep.kind}] {dep.api_base or dep.litellm_model} model={upstream} ({key})")
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -84,6 +123,9 @@ def _configure_logging(level: str) -> None:
 def serve(args: argparse.Namespace) -> int:
     try:
         settings = _load(args)
+        from gateway.routing.config import parse_routing
+
+        parse_routing(settings.raw)  # routing errors stop start-up here, with the field path, not in the lifespan
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
@@ -121,6 +163,12 @@ def check_config(args: argparse.Namespace) -> int:
     try:
         settings = _load(args)
         doc = load_spec(settings.spec_path)
+        from gateway.proxy.config import parse_proxy_config
+
+        proxy = parse_proxy_config(settings)
+        from gateway.routing.config import parse_routing
+
+        routing = parse_routing(settings.raw)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     except SpecError as exc:
@@ -136,6 +184,9 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  listen: {settings.host}:{settings.port}, {mode}")
     print(f"  spec: {settings.spec_path} ({operation_count(doc)} operations), handlers: {settings.handlers_package}")
     print(f"  body limits: {settings.max_request_body_bytes} bytes, uploads {settings.max_upload_body_bytes} bytes")
+    print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
+    groups = ", ".join(f"{name} ({len(deps)})" for name, deps in routing.groups.items())
+    print(f"  routing: groups {groups or 'none'}; {len(routing.rules)} rule(s); default {routing.default_group}")
     return 0
 
 
@@ -143,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "routes":
+        return routes_explain(args)
     return check_config(args)
 
 

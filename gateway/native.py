@@ -22,7 +22,7 @@ from gateway.routing.config import Deployment, RoutingConfig, parse_routing
 from gateway.routing.router import Decision, Router
 from gateway.settings import Settings
 from gateway.streaming import relay
-from gateway.upstream import hygiene
+from gateway.upstream import hygiene, translated
 from gateway.upstream.wire import (
     FAILOVER_STATUSES,
     ClientCredentials,
@@ -37,10 +37,21 @@ ROUTE_HEADER = "x-gateway-route"
 MODELS_CREATED_AT = "2026-11-01T00:00:00Z"
 
 
+class TranslatedStatus(GatewayError):
+    """A client error from a translated backend, returned with its own status."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str]) -> None:
+        super().__init__(message, headers=headers)
+        self.status = status
+        self.error_type = "invalid_request_error" if status < 500 else "api_error"
+
+
 class NativeService:
-    def __init__(self, config: RoutingConfig, session: aiohttp.ClientSession, key_hashes: frozenset[str]) -> None:
+    def __init__(
+        self, config: RoutingConfig, session: aiohttp.ClientSession, key_hashes: frozenset[str], redis: Any = None
+    ) -> None:
         self.config = config
-        self.router = Router(config)
+        self.router = Router(config, redis=redis)
         self.session = session
         self.key_hashes = key_hashes  # the gateway's own keys are never forwarded upstream
 
@@ -68,10 +79,20 @@ class NativeService:
         last: RetryableFailure | None = None
         last_429: RetryableFailure | None = None
         final: tuple[Deployment, aiohttp.ClientResponse] | None = None
+        await self.router.sync(decision)
         for deployment in self.router.ordered(decision):
             if count_tokens and deployment.kind != "anthropic":
                 self._log(decision, deployment, attempts, 200, started, stream)
                 return self._local_count(body, decision, deployment)
+            if deployment.kind == "litellm":
+                attempts.append(deployment.id)
+                try:
+                    return await self._translated(body, decision, deployment, attempts, started, stream)
+                except RetryableFailure as failure:
+                    await self.router.failed(deployment, failure.retry_after)
+                    last = failure
+                    logger.warning("upstream attempt failed: %s", failure)
+                    continue
             prepared = hygiene.prepare(body, deployment, decision.effort)
             payload = raw if prepared is None else orjson.dumps(prepared)
             betas = hygiene.betas_for(deployment, headers.get("anthropic-beta"))
@@ -80,20 +101,20 @@ class NativeService:
             try:
                 response = await open_response(self.session, deployment, path, payload, request_headers)
             except RetryableFailure as failure:
-                self.router.failed(deployment, failure.retry_after)
+                await self.router.failed(deployment, failure.retry_after)
                 last = failure
                 if failure.status == 429:
                     last_429 = failure
                 logger.warning("upstream attempt failed: %s", failure)
                 continue
             if response.status in FAILOVER_STATUSES and deployment is not decision.candidates[-1]:
-                self.router.failed(deployment)
+                await self.router.failed(deployment)
                 body_bytes = await response.read()
                 response.release()
                 last = RetryableFailure(deployment, f"upstream answered {response.status}", response.status, body_bytes)
                 continue
             if response.status < 400:
-                self.router.succeeded(deployment)
+                await self.router.succeeded(deployment)
             final = (deployment, response)
             break
         if final is None:
@@ -105,7 +126,8 @@ class NativeService:
         content_type = response.headers.get("content-type", "application/json")
         if stream and response.status == 200 and content_type.startswith("text/event-stream"):
             events = relay(
-                response,
+                response.content.iter_any(),
+                response.close,
                 keepalive=self.config.keepalive_seconds,
                 idle_timeout=self.config.stream_idle_timeout_seconds,
             )
@@ -121,6 +143,36 @@ class NativeService:
         finally:
             response.release()
         return Response(content, status_code=response.status, media_type=content_type.split(";")[0], headers=route)
+
+    async def _translated(
+        self,
+        body: dict[str, Any],
+        decision: Decision,
+        deployment: Deployment,
+        attempts: list[str],
+        started: float,
+        stream: bool,
+    ) -> Response:
+        route = {ROUTE_HEADER: decision.header(deployment)}
+        try:
+            result = await translated.create(deployment, hygiene.prepare_translated(body), stream)
+        except translated.TranslatedError as error:
+            self._log(decision, deployment, attempts, error.status, started, stream)
+            raise TranslatedStatus(error.status, error.message, route) from error
+        await self.router.succeeded(deployment)
+        self._log(decision, deployment, attempts, 200, started, stream)
+        if isinstance(result, dict):
+            return Response(orjson.dumps(result), media_type="application/json", headers=route)
+        closer = getattr(result, "aclose", None)
+        events = relay(
+            result,
+            closer if closer is not None else (lambda: None),
+            keepalive=self.config.keepalive_seconds,
+            idle_timeout=self.config.stream_idle_timeout_seconds,
+            fix=translated.fix_event,
+        )
+        headers = {**route, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     def _exhausted(
         self, attempts: list[str], last: RetryableFailure | None, last_429: RetryableFailure | None, decision: Decision
@@ -219,7 +271,18 @@ def estimate_tokens(body: dict[str, Any]) -> int:
 async def native_service(settings: Settings) -> AsyncIterator[Mapping[str, Any]]:
     """Lifespan factory: parse the routing config, open the upstream session."""
     config = parse_routing(settings.raw)
+    if config.needs_litellm:
+        translated.load(d for group in config.groups.values() for d in group if d.kind == "litellm")
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        keys = frozenset(key.key_sha256 for key in settings.api_keys)
-        yield {STATE: NativeService(config, session, keys)}
+    redis = None
+    if config.redis_url:
+        from redis import asyncio as redis_asyncio
+
+        redis = redis_asyncio.from_url(config.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session:
+            keys = frozenset(key.key_sha256 for key in settings.api_keys)
+            yield {STATE: NativeService(config, session, keys, redis)}
+    finally:
+        if redis is not None:
+            await redis.aclose()

@@ -21,8 +21,9 @@ ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[Mapping[str, A
 def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
     from gateway.native import native_service
+    from gateway.proxy.service import proxy_service
 
-    return (native_service,)
+    return (native_service, proxy_service)
 
 
 @asynccontextmanager

@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import orjson
@@ -26,19 +27,26 @@ def error_event(message: str, error_type: str = "api_error") -> bytes:
     return b"event: error\ndata: " + payload + b"\n\n"
 
 
-def _well_formed(event: bytes) -> bool:
-    """Every line is an SSE field or comment, and the data of the event is JSON (Anthropic events always are)."""
+EventFix = Callable[[dict[str, Any]], bool]  # mutates an event's data in place; True if it changed it
+
+
+def _checked(event: bytes, fix: EventFix | None) -> bytes | None:
+    """The event (re-encoded if ``fix`` changed it), or None when it is malformed: a line that is not an SSE field
+    or comment, or data that is not JSON (Anthropic events always carry JSON)."""
     lines = event.split(b"\n")
     if not all(not line or line.startswith(FIELD_PREFIXES) for line in lines):
-        return False
+        return None
     data = [line[5:].strip() for line in lines if line.startswith(b"data:")]
     if not data:
-        return True
+        return event
     try:
-        orjson.loads(b"\n".join(data))
+        parsed = orjson.loads(b"\n".join(data))
     except orjson.JSONDecodeError:
-        return False
-    return True
+        return None
+    if fix is not None and isinstance(parsed, dict) and fix(parsed):
+        kept = [line for line in lines if not line.startswith(b"data:")]
+        return b"\n".join([*kept, b"data: " + orjson.dumps(parsed)])
+    return event
 
 
 def _event_name(event: bytes) -> bytes | None:
@@ -49,13 +57,15 @@ def _event_name(event: bytes) -> bytes | None:
 
 
 async def relay(
-    response: aiohttp.ClientResponse,
+    source: AsyncIterator[bytes],
+    close: Callable[[], Any],
     *,
     keepalive: float,
     idle_timeout: float,
     terminal_event: bytes | None = b"message_stop",
+    fix: EventFix | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yield the upstream SSE stream event by event (see the module doc)."""
+    """Yield the upstream SSE stream event by event (see the module doc); ``close`` releases the upstream."""
     tail = b""
     finished = terminal_event is None
     silent_for = 0.0
@@ -63,7 +73,7 @@ async def relay(
     try:
         while True:
             if read is None:
-                read = asyncio.ensure_future(response.content.readany())
+                read = asyncio.ensure_future(anext(source, b""))
             wait = min(keepalive, max(idle_timeout - silent_for, 0.001)) if keepalive > 0 else idle_timeout
             done, _pending = await asyncio.wait({read}, timeout=wait)
             if not done:
@@ -76,7 +86,7 @@ async def relay(
                 continue
             try:
                 chunk = read.result()
-            except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+            except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
                 yield error_event(f"upstream connection failed mid-stream ({type(exc).__name__})")
                 return
             finally:
@@ -92,17 +102,20 @@ async def relay(
             for event in events:
                 if not event:
                     continue
-                if not _well_formed(event):
+                checked = _checked(event, fix)
+                if checked is None:
                     if out:
                         yield b"".join(out)
                     yield error_event("upstream sent a malformed server-sent event; the stream was abandoned")
                     return
-                if terminal_event is not None and _event_name(event) in (terminal_event, b"error"):
+                if terminal_event is not None and _event_name(checked) in (terminal_event, b"error"):
                     finished = True
-                out.append(event + b"\n\n")
+                out.append(checked + b"\n\n")
             if out:
                 yield b"".join(out)
     finally:
         if read is not None:
             read.cancel()
-        response.close()
+        result = close()
+        if asyncio.iscoroutine(result):
+            await result

@@ -28,9 +28,15 @@ class Decision:
 
 
 class Router:
-    def __init__(self, config: RoutingConfig, clock: Any = time.monotonic) -> None:
+    """Decisions and cooldowns. Cooldowns live in memory; with ``router_settings.redis_url`` they are also written
+    to Redis (``SET <prefix><deployment> PX``) and read back before each decision, so every gateway process sharing
+    that Redis skips a deployment another one saw failing."""
+
+    def __init__(self, config: RoutingConfig, clock: Any = time.monotonic, redis: Any = None) -> None:
         self.config = config
         self.clock = clock
+        self.redis = redis
+        self.redis_prefix = "litellm-gateway:cooldown:"
         self._fails: dict[str, int] = {}
         self._cool_until: dict[str, float] = {}
 
@@ -57,16 +63,45 @@ class Router:
         cooling = [d for d in decision.candidates if d not in ready]
         return ready + cooling
 
-    def failed(self, deployment: Deployment, retry_after: float | None = None) -> None:
+    async def sync(self, decision: Decision) -> None:
+        """Pull shared cooldowns of the decision's candidates from Redis (no-op without Redis)."""
+        if self.redis is None:
+            return
+        keys = [self.redis_prefix + d.id for d in decision.candidates]
+        try:
+            ttls = await self._pttls(keys)
+        except Exception:
+            return
+        now = self.clock()
+        for dep, ttl in zip(decision.candidates, ttls, strict=True):
+            if isinstance(ttl, int) and ttl > 0:
+                self._cool_until[dep.id] = max(self._cool_until.get(dep.id, 0.0), now + ttl / 1000)
+
+    async def _pttls(self, keys: list[str]) -> list[Any]:
+        pipe = self.redis.pipeline()
+        for key in keys:
+            pipe.pttl(key)
+        return list(await pipe.execute())
+
+    async def failed(self, deployment: Deployment, retry_after: float | None = None) -> None:
         count = self._fails.get(deployment.id, 0) + 1
         self._fails[deployment.id] = count
         if count >= max(self.config.allowed_fails, 1) or retry_after:
             pause = max(self.config.cooldown_seconds, retry_after or 0.0)
             self._cool_until[deployment.id] = self.clock() + pause
+            if self.redis is not None and pause > 0:
+                try:
+                    await self.redis.set(self.redis_prefix + deployment.id, "1", px=int(pause * 1000))
+                except Exception:
+                    pass
 
-    def succeeded(self, deployment: Deployment) -> None:
+    async def succeeded(self, deployment: Deployment) -> None:
         self._fails.pop(deployment.id, None)
-        self._cool_until.pop(deployment.id, None)
+        if self._cool_until.pop(deployment.id, None) is not None and self.redis is not None:
+            try:
+                await self.redis.delete(self.redis_prefix + deployment.id)
+            except Exception:
+                pass
 
     def cooling(self, deployment: Deployment) -> bool:
         return bool(self._cool_until.get(deployment.id, 0.0) > self.clock())

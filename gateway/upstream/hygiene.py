@@ -82,6 +82,7 @@ def prepare(body: dict[str, Any], deployment: Deployment, effort: str | None) ->
     for key in DROP_FOR_COMPATIBLE:
         out.pop(key, None)
     _strip_billing(out)
+    _system_messages_as_user(out)
     _filter_content(out, lambda b: isinstance(b, dict) and b.get("type") == "redacted_thinking")
     thinking = out.get("thinking")
     disabled = isinstance(thinking, dict) and thinking.get("type") == "disabled"
@@ -105,6 +106,26 @@ def prepare(body: dict[str, Any], deployment: Deployment, effort: str | None) ->
         out["thinking"] = {"type": "enabled", "budget_tokens": 8192} if thinking_on else {"type": "disabled"}
     elif isinstance(thinking, dict) and thinking.get("type") == "adaptive":
         out["thinking"] = {"type": "enabled", "budget_tokens": 8192}  # MiMo knows enabled/disabled only
+    return out
+
+
+def _system_messages_as_user(body: dict[str, Any]) -> None:
+    """Claude Code 2.1.332 puts ``role: system`` turns (with a per-turn ``output_config``) in ``messages``; only
+    Anthropic knows them (beta ``per-turn-control-2026-07-01``). Elsewhere they become user turns, effort removed."""
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") == "system":
+            message["role"] = "user"
+            message.pop("output_config", None)
+
+
+def prepare_translated(body: dict[str, Any]) -> dict[str, Any]:
+    """The body for litellm: Anthropic-only fields and turns removed (litellm translates the rest)."""
+    out = copy.deepcopy(body)
+    for key in DROP_FOR_COMPATIBLE:
+        out.pop(key, None)
+    _strip_billing(out)
+    _system_messages_as_user(out)
+    _filter_content(out, lambda b: isinstance(b, dict) and b.get("type") == "redacted_thinking")
     return out
 
 

@@ -1,6 +1,17 @@
-"""Handlers for `proxy.account_settings.*` operations (see spec/openapi.yaml)."""
+"""Handlers for `proxy.account_settings.*`: forwarded, or stored locally (category ``account_settings``)."""
 
-from gateway.planned import planned
+from __future__ import annotations
 
-get = planned("proxy.account_settings.get")
-update = planned("proxy.account_settings.update")
+from typing import Any
+
+from gateway.proxy.service import dispatch
+
+
+async def get() -> Any:
+    """GET /api/oauth/account/settings"""
+    return await dispatch("proxy.account_settings.get", lambda local, _r: local.account_settings())
+
+
+async def update() -> Any:
+    """PATCH /api/oauth/account/settings"""
+    return await dispatch("proxy.account_settings.update", lambda local, r: local.update_account_settings(r))

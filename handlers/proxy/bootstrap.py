@@ -1,6 +1,17 @@
-"""Handlers for `proxy.bootstrap.*` operations (see spec/openapi.yaml)."""
+"""Handlers for `proxy.bootstrap.*`: forwarded, or answered from config and the routing table (``bootstrap``)."""
 
-from gateway.planned import planned
+from __future__ import annotations
 
-web_bootstrap = planned("proxy.bootstrap.web_bootstrap")
-cli_bootstrap = planned("proxy.bootstrap.cli_bootstrap")
+from typing import Any
+
+from gateway.proxy.service import dispatch
+
+
+async def cli_bootstrap() -> Any:
+    """GET /api/claude_cli/bootstrap (local: model options from routing.models / model_list)"""
+    return await dispatch("proxy.bootstrap.cli_bootstrap", lambda local, _r: local.cli_bootstrap())
+
+
+async def web_bootstrap() -> Any:
+    """GET /api/bootstrap (claude.ai; the only operation that forwards cookies)"""
+    return await dispatch("proxy.bootstrap.web_bootstrap", lambda local, _r: local.web_bootstrap())

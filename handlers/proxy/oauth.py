@@ -1,10 +1,45 @@
-"""Handlers for `proxy.oauth.*` operations (see spec/openapi.yaml)."""
+"""Handlers for `proxy.oauth.*`: forwarded to Anthropic, or answered from the local account (category ``oauth``)."""
 
-from gateway.planned import planned
+from __future__ import annotations
 
-cli_profile = planned("proxy.oauth.cli_profile")
-roles = planned("proxy.oauth.roles")
-profile = planned("proxy.oauth.profile")
-usage = planned("proxy.oauth.usage")
-create_api_key = planned("proxy.oauth.create_api_key")
-token = planned("proxy.oauth.token")
+from typing import Any
+
+from gateway.proxy.service import dispatch
+
+
+async def profile() -> Any:
+    """GET /api/oauth/profile"""
+    return await dispatch("proxy.oauth.profile", lambda local, _r: local.profile())
+
+
+async def cli_profile(account_uuid: str) -> Any:
+    """GET /api/claude_cli_profile"""
+    return await dispatch("proxy.oauth.cli_profile", lambda local, _r: local.cli_profile(account_uuid))
+
+
+async def roles() -> Any:
+    """GET /api/oauth/claude_cli/roles"""
+    return await dispatch("proxy.oauth.roles", lambda local, _r: local.roles())
+
+
+async def usage() -> Any:
+    """GET /api/oauth/usage (local: from the gateway's own request accounting)"""
+    return await dispatch("proxy.oauth.usage", lambda local, _r: local.usage())
+
+
+async def create_api_key() -> Any:
+    """POST /api/oauth/claude_cli/create_api_key (local: 403, no key minting here)"""
+
+    def refuse(local: Any, _r: Any) -> Any:
+        raise local.no_oauth_server("minting an API key")
+
+    return await dispatch("proxy.oauth.create_api_key", refuse)
+
+
+async def token() -> Any:
+    """POST /v1/oauth/token (local: 403, no OAuth server here)"""
+
+    def refuse(local: Any, _r: Any) -> Any:
+        raise local.no_oauth_server("an OAuth token exchange")
+
+    return await dispatch("proxy.oauth.token", refuse)

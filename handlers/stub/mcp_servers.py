@@ -1,5 +1,12 @@
-"""Handlers for `stub.mcp_servers.*` operations (see spec/openapi.yaml)."""
+"""Handlers for `stub.mcp_servers.*`: the connector list, from `passthrough.local.mcp_servers`."""
 
-from gateway.planned import planned
+from __future__ import annotations
 
-list = planned("stub.mcp_servers.list")
+from typing import Any
+
+from gateway.proxy.service import local_stub
+
+
+async def list(limit: int = 1000, page: str | None = None) -> Any:
+    """GET /v1/mcp_servers"""
+    return await local_stub(lambda local, _r: local.mcp_servers(limit, page))

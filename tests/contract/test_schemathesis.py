@@ -1,7 +1,8 @@
 """schemathesis over every operation of spec/openapi.yaml, in process, with every check enabled.
 
-The only excusal lives in the spec itself: an operation marked ``x-planned: true`` answers 501 by design, so it is
-excused from ``not_a_server_error`` and from nothing else.
+The only excusals live in the spec itself: an operation marked ``x-planned: true`` answers 501 by design, so it is
+excused from ``not_a_server_error`` and from nothing else; a WebSocket operation (``x-websocket: true``) answers plain
+HTTP with its documented 426, so it is excused from ``positive_data_acceptance`` and from nothing else.
 
 Cost control, not a loosened check: schemathesis' *coverage* phase enumerates boundary cases of every subschema at
 collection time, which takes minutes for request bodies that reference hundreds of schemas (the Messages request
@@ -20,6 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from codegen.spec import SPEC, load_yaml, operations
 from gateway.app import create_app
@@ -67,10 +69,18 @@ def _planned(case: Case) -> bool:
     return bool(case.operation.definition.raw.get("x-planned"))
 
 
+def _websocket(case: Case) -> bool:
+    """A WebSocket endpoint (``x-websocket: true``): plain HTTP gets its documented 426, which is not a rejection of
+    valid data, so it is excused from ``positive_data_acceptance`` (and from nothing else)."""
+    return bool(case.operation.definition.raw.get("x-websocket"))
+
+
 @pytest.mark.fuzz
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation(case: Case) -> None:
     SCHEMATHESIS_CASES[case.operation.label] += 1
     excluded = [not_a_server_error] if _planned(case) else []
+    if _websocket(case):
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(headers={"x-api-key": KEY}, excluded_checks=excluded)

@@ -1,4 +1,4 @@
-"""Gateway API keys (keyed mode), local mode, health endpoints and the voice WebSocket placeholder."""
+"""Gateway API keys (keyed mode), local mode, health endpoints and the voice WebSocket in local mode."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from gateway import __version__
 from gateway.auth import KEY_INDEX_STATE, KeyIndex, api_key_info, bearer_info
@@ -108,9 +107,10 @@ def test_head_root_is_empty_200(client: TestClient) -> None:
     assert REQUEST_ID.match(response.headers["request-id"])
 
 
-def test_voice_websocket_is_an_honest_placeholder(client: TestClient) -> None:
-    with client.websocket_connect("/api/ws/speech_to_text/voice_stream") as ws:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws.receive_text()
-    assert closed.value.code == 1011
-    assert closed.value.reason == "voice pass-through is not implemented yet (planned)"
+def test_voice_websocket_is_refused_in_local_mode(client: TestClient) -> None:
+    # the relay itself is tested in tests/proxy; without a passthrough section the voice category is local
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with client.websocket_connect("/api/ws/speech_to_text/voice_stream"):
+            pass
+    assert refused.value.status_code == 403
+    assert refused.value.json()["error"]["type"] == "permission_error"

@@ -28,12 +28,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_gateway(config: dict[str, Any]) -> Iterator[str]:
-    """Serve ``config`` (a whole config document; a gateway key is added) on a free port; yields the base URL."""
-    doc = {
-        **config,
-        "gateway": {"api_keys": [{"key": KEY, "name": "t", "workspace": "w"}], **config.get("gateway", {})},
-    }
+def running_gateway(config: dict[str, Any], *, keyed: bool = True) -> Iterator[str]:
+    """Serve ``config`` (a whole config document) on a free port; yields the base URL. ``keyed`` adds the test's
+    gateway key; without it the gateway runs in local mode (no keys)."""
+    keys = [{"key": KEY, "name": "t", "workspace": "w"}] if keyed else []
+    doc = {**config, "gateway": {**config.get("gateway", {}), "api_keys": keys}}
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings_from_mapping(doc)), host="127.0.0.1", port=port, log_level="warning")

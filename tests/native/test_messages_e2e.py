@@ -198,3 +198,58 @@ def test_keepalive_comments_during_upstream_silence_then_stall_error(fake: Anthr
     comments = [f for f in frames if f.event is None and f.raw.startswith(b":")]
     assert len(comments) >= 3
     assert frames[-1].event == "error" and "sent nothing" in frames[-1].json()["error"]["message"]
+
+
+def test_local_mode_forwards_the_clients_own_credential_to_anthropic_only(
+    fake: AnthropicFake, fake2: AnthropicFake
+) -> None:
+    config = {
+        "model_list": [
+            {"model_name": "main", "litellm_params": {"model": "anthropic/*", "api_base": fake.url}},
+            {
+                "model_name": "ds",
+                "litellm_params": {"model": "deepseek/deepseek-v4-pro", "api_base": f"{fake2.url}/anthropic"},
+            },
+        ],
+        "routing": {"default": "main", "rules": [{"tier": "haiku", "group": "ds"}]},
+        "gateway": {"api_keys": []},
+    }
+    with running_gateway(config, keyed=False) as url:
+        own = anthropic.Anthropic(base_url=url, api_key="sk-ant-users-own-key", max_retries=0)
+        own.messages.create(model="claude-opus-5-5", **MSG)
+        own.messages.create(model="claude-haiku-5-5", **MSG)
+    # SDK 2.x sends its api_key as a bearer token; the route is Anthropic with no key configured: forwarded as sent
+    assert fake.requests[0].header("authorization") == "Bearer sk-ant-users-own-key"
+    assert fake2.requests[0].header("x-api-key") is None  # never to another host
+    assert fake2.requests[0].header("authorization") is None
+    assert "sk-ant-users-own-key" not in str(fake2.requests[0].headers)
+
+
+def test_claude_code_system_turns_become_user_turns_off_anthropic(fake2: AnthropicFake) -> None:
+    config = {
+        "model_list": [
+            {
+                "model_name": "ds",
+                "litellm_params": {
+                    "model": "deepseek/deepseek-v4-flash",
+                    "api_base": f"{fake2.url}/anthropic",
+                    "api_key": "k",
+                },
+            },
+        ],
+        "routing": {"default": "ds"},
+    }
+    turns = [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": [{"type": "text", "text": "reminder"}], "output_config": {"effort": "medium"}},
+    ]
+    with running_gateway(config) as url:
+        r = httpx.post(
+            f"{url}/v1/messages",
+            headers={"x-api-key": KEY},
+            json={"model": "claude-sonnet-5-5", "max_tokens": 8, "messages": turns},
+        )
+    assert r.status_code == 200, r.text
+    sent = fake2.requests[0].json["messages"]
+    assert [m["role"] for m in sent] == ["user", "user"]
+    assert "output_config" not in sent[1]

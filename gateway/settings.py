@@ -146,10 +146,13 @@ def settings_from_mapping(
         section = {}
     if not isinstance(section, Mapping):
         raise ConfigError("gateway: must be a mapping")
-    return _Parser(env, base_dir or Path.cwd()).settings(section, doc, config_path)
+    return ValueParser(env, base_dir or Path.cwd()).settings(section, doc, config_path)
 
 
-class _Parser:
+class ValueParser:
+    """Config value readers shared by every config section: ``os.environ/NAME`` resolution, strings, sizes,
+    booleans, paths, mappings. Errors are ConfigError naming the field path."""
+
     def __init__(self, environ: Mapping[str, str], base_dir: Path) -> None:
         self.environ = environ
         self.base_dir = base_dir
@@ -222,12 +225,49 @@ class _Parser:
             if m is not None:
                 value = int(m[1]) * _SIZE_UNITS[(m[2] or "b").lower()]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{path}: must be a positive number of bytes (e.g. 33554432 or '32 MiB')")
+            raise ConfigError(f"{path}: must be a positive number of bytes (e.g. 10485760 or '10 MiB')")
         return value
 
     def path(self, value: Any, path: str) -> Path:
         p = Path(self.string(value, path)).expanduser()
         return (p if p.is_absolute() else self.base_dir / p).resolve()
+
+    def optional_string(self, value: Any, path: str) -> str | None:
+        return None if value is None else self.string(value, path)
+
+    def mapping(self, value: Any, path: str, known: tuple[str, ...] | None = None) -> Mapping[str, Any]:
+        """A mapping (None reads as empty); with ``known``, any other key is an error."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: must be a mapping")
+        if known is not None:
+            for key in value:
+                if key not in known:
+                    raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(known)})")
+        return value
+
+    def listing(self, value: Any, path: str) -> list[Any]:
+        """A list (None reads as empty; Settings.raw holds lists frozen as tuples)."""
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{path}: must be a list")
+        return list(value)
+
+    def number(self, value: Any, path: str, default: float) -> float:
+        """A non-negative number (None reads as ``default``)."""
+        if value is None:
+            return default
+        value = self.env(value, path)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{path}: must be a non-negative number")
+        return float(value)
 
     def log_level(self, value: Any, path: str) -> str:
         level = self.string(value, path).lower()

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from gateway.settings import ENV_PREFIX, ConfigError, Settings
+from gateway.settings import ConfigError, Settings, ValueParser
 
 Mode = Literal["passthrough", "local"]
 Role = Literal["api", "platform", "claude_ai"]
@@ -58,8 +58,6 @@ DEFAULT_USAGE_OPERATIONS = ("native.messages.create", "native.complete.create")
 USAGE_WINDOWS: Mapping[str, int] = {"five_hour": 5 * 3600, "seven_day": 7 * 86400}
 # a fixed namespace so that the default local ids are the same on every start
 _LOCAL_NAMESPACE = uuid.UUID("6f1d9a52-3b8e-4c7a-9e21-5d0c4b7f8a13")
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -203,39 +201,8 @@ def local_uuid(name: str) -> str:
     return str(uuid.uuid5(_LOCAL_NAMESPACE, name))
 
 
-class _Parser:
-    def __init__(self, environ: Mapping[str, str], base_dir: Path) -> None:
-        self.environ = environ
-        self.base_dir = base_dir
-
-    # --- helpers ----------------------------------------------------------------------------------------------------
-    def mapping(self, value: Any, path: str, known: tuple[str, ...]) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{path}: must be a mapping")
-        for key in value:
-            if key not in known:
-                raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(known)})")
-        return value
-
-    def env(self, value: Any, path: str) -> Any:
-        if not (isinstance(value, str) and value.startswith(ENV_PREFIX)):
-            return value
-        name = value[len(ENV_PREFIX) :]
-        resolved = self.environ.get(name) if name else None
-        if not resolved:
-            raise ConfigError(f"{path}: environment variable {name or '(none)'} is not set or empty")
-        return resolved
-
-    def string(self, value: Any, path: str) -> str:
-        value = self.env(value, path)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{path}: must be a non-empty string")
-        return value.strip()
-
-    def optional_string(self, value: Any, path: str) -> str | None:
-        return None if value is None else self.string(value, path)
+class _Parser(ValueParser):
+    """The passthrough section's readers, on top of the shared value readers of gateway.settings."""
 
     def seconds(self, value: Any, path: str) -> float:
         value = self.env(value, path)
@@ -255,26 +222,6 @@ class _Parser:
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
             raise ConfigError(f"{path}: must be an integer {'>= 0' if allow_zero else '>= 1'}")
         return value
-
-    def size(self, value: Any, path: str) -> int:
-        value = self.env(value, path)
-        if isinstance(value, str):
-            m = _SIZE.match(value)
-            if m is not None:
-                value = int(m[1]) * _SIZE_UNITS[(m[2] or "b").lower()]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{path}: must be a positive number of bytes (e.g. 10485760 or '10 MiB')")
-        return value
-
-    def boolean(self, value: Any, path: str) -> bool:
-        value = self.env(value, path)
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{path}: must be true or false")
-
-    def file_path(self, value: Any, path: str) -> Path:
-        p = Path(self.string(value, path)).expanduser()
-        return (p if p.is_absolute() else self.base_dir / p).resolve()
 
     def timestamp(self, value: Any, path: str) -> str | None:
         if value is None:
@@ -347,7 +294,7 @@ class _Parser:
     def sink(self, value: Any, path: str, default: SinkConfig) -> SinkConfig:
         section = self.mapping(value, path, ("path", "max_bytes", "backups"))
         return SinkConfig(
-            path=self.file_path(section["path"], f"{path}.path") if "path" in section else default.path,
+            path=self.path(section["path"], f"{path}.path") if "path" in section else default.path,
             max_bytes=self.size(section["max_bytes"], f"{path}.max_bytes")
             if "max_bytes" in section
             else default.max_bytes,
@@ -364,7 +311,7 @@ class _Parser:
             raise ConfigError(f"{path}.client_data: must be a mapping")
         account = self.account(section.get("account"), f"{path}.account")
         return LocalConfig(
-            data_dir=self.file_path(section["data_dir"], f"{path}.data_dir") if section.get("data_dir") else None,
+            data_dir=self.path(section["data_dir"], f"{path}.data_dir") if section.get("data_dir") else None,
             account=account,
             organization=self.organization(section.get("organization"), f"{path}.organization", account),
             usage=self.usage(section.get("usage"), f"{path}.usage"),

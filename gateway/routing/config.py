@@ -29,10 +29,11 @@ import fnmatch
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from gateway.routing.model_ids import EFFORTS, TIERS
-from gateway.settings import ConfigError
+from gateway.settings import ConfigError, ValueParser
 
 Kind = Literal["anthropic", "deepseek", "mimo", "mimo_auto", "litellm"]
 ANTHROPIC_WIRE: tuple[Kind, ...] = ("anthropic", "deepseek", "mimo", "mimo_auto")
@@ -109,45 +110,14 @@ class RoutingConfig:
         return any(d.kind == "litellm" for group in self.groups.values() for d in group)
 
 
-class _Reader:
+class _Reader(ValueParser):
+    """The shared config value readers (``os.environ/NAME``, mappings, lists, numbers) plus secrets."""
+
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
+        super().__init__(environ, Path.cwd())
 
     def secret(self, value: Any, path: str) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: must be a string")
-        if value.startswith("os.environ/"):
-            name = value.split("/", 1)[1]
-            if name not in self.environ:
-                raise ConfigError(f"{path}: environment variable {name} is not set")
-            return self.environ[name] or None
-        return value
-
-    @staticmethod
-    def mapping(value: Any, path: str) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{path}: must be a mapping")
-        return value
-
-    @staticmethod
-    def listing(value: Any, path: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list | tuple):  # Settings.raw holds frozen (tuple) copies
-            raise ConfigError(f"{path}: must be a list")
-        return list(value)
-
-    @staticmethod
-    def number(value: Any, path: str, default: float) -> float:
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{path}: must be a non-negative number")
-        return float(value)
+        return self.optional_string(value, path)
 
 
 def _kind_of(model: str) -> Kind:
@@ -157,13 +127,13 @@ def _kind_of(model: str) -> Kind:
     return "litellm"
 
 
-def _mimo_table(value: Any, path: str) -> dict[str, tuple[str, bool]]:
+def _mimo_table(reader: _Reader, value: Any, path: str) -> dict[str, tuple[str, bool]]:
     table = dict(DEFAULT_MIMO_AUTO)
-    for effort, entry in _Reader.mapping(value, path).items():
+    for effort, entry in reader.mapping(value, path).items():
         where = f"{path}.{effort}"
         if effort not in (*EFFORTS, "none"):
             raise ConfigError(f"{where}: unknown effort (use none, {', '.join(EFFORTS)})")
-        entry = _Reader.mapping(entry, where)
+        entry = reader.mapping(entry, where)
         if not isinstance(entry.get("model"), str):
             raise ConfigError(f"{where}.model: must be a string")
         table[effort] = (entry["model"], bool(entry.get("thinking", True)))
@@ -198,7 +168,7 @@ def _deployment(entry: Any, index: int, reader: _Reader, timeout: float, counts:
         api_base=str(base).rstrip("/"),
         api_key=reader.secret(params.get("api_key"), f"{path}.litellm_params.api_key"),
         timeout=reader.number(params.get("timeout"), f"{path}.litellm_params.timeout", timeout),
-        mimo_auto=_mimo_table(info.get("effort_table"), f"{path}.model_info.effort_table")
+        mimo_auto=_mimo_table(reader, info.get("effort_table"), f"{path}.model_info.effort_table")
         if kind == "mimo_auto"
         else {},
         litellm_params={k: v for k, v in params.items() if k not in ("api_key",)},
@@ -215,12 +185,9 @@ def _choices(value: Any, path: str, allowed: tuple[str, ...]) -> frozenset[str] 
     return frozenset(items)
 
 
-def _rule(entry: Any, index: int, groups: Mapping[str, Any]) -> Rule:
+def _rule(reader: _Reader, entry: Any, index: int, groups: Mapping[str, Any]) -> Rule:
     path = f"routing.rules[{index}]"
-    entry = _Reader.mapping(entry, path)
-    unknown = set(entry) - {"tier", "effort", "model", "group"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    entry = reader.mapping(entry, path, known=("tier", "effort", "model", "group"))
     group = entry.get("group")
     if group not in groups:
         raise ConfigError(f"{path}.group: {group!r} is not a model_name in model_list")
@@ -260,7 +227,9 @@ def parse_routing(raw: Mapping[str, Any], environ: Mapping[str, str] | None = No
                 if name not in groups:
                     raise ConfigError(f"router_settings.fallbacks[{i}]: {name!r} is not a model_name in model_list")
             fallbacks[primary] = tuple(backups)
-    rules = tuple(_rule(e, i, groups) for i, e in enumerate(reader.listing(routing.get("rules"), "routing.rules")))
+    rules = tuple(
+        _rule(reader, e, i, groups) for i, e in enumerate(reader.listing(routing.get("rules"), "routing.rules"))
+    )
     default = routing.get("default")
     if default is None and len(groups) == 1:
         default = next(iter(groups))

@@ -130,6 +130,7 @@ class NativeService:
                 response.close,
                 keepalive=self.config.keepalive_seconds,
                 idle_timeout=self.config.stream_idle_timeout_seconds,
+                fix=None if deployment.kind == "anthropic" else hygiene.stamp_foreign_event,
             )
             return StreamingResponse(
                 events,
@@ -142,6 +143,8 @@ class NativeService:
             raise UpstreamError(f"upstream {deployment.id} failed while sending its response") from exc
         finally:
             response.release()
+        if deployment.kind != "anthropic" and response.status == 200 and not count_tokens:
+            content = _stamped(content)
         return Response(content, status_code=response.status, media_type=content_type.split(";")[0], headers=route)
 
     async def _translated(
@@ -249,6 +252,14 @@ class NativeService:
             if model["id"] == model_id:
                 return model
         raise NotFound(f"model: {model_id} is not served by this gateway")
+
+
+def _stamped(content: bytes) -> bytes:
+    try:
+        message = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content
+    return orjson.dumps(message) if hygiene.stamp_foreign_message(message) else content
 
 
 def estimate_tokens(body: dict[str, Any]) -> int:

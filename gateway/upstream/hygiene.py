@@ -10,6 +10,10 @@
   billing line removed from ``system`` so DeepSeek's prefix cache can hit.
 - mimo: as deepseek, but MiMo has no graded effort: ``output_config`` is dropped and thinking is on/off.
 - mimo_auto: as mimo, with the model and thinking switch chosen from the effort table.
+
+Responses of non-Anthropic backends get ``FOREIGN_SIGNATURE`` in front of their thinking signatures
+(:func:`stamp_foreign_event`), so a session that moves between backends never sends Anthropic a signature it did
+not issue (peers.md §4, pain point 1b); the prefix is removed again when the block goes back to such a backend.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ def prepare(body: dict[str, Any], deployment: Deployment, effort: str | None) ->
         out.pop(key, None)
     _strip_billing(out)
     _system_messages_as_user(out)
+    _unstamp(out)
     _filter_content(out, lambda b: isinstance(b, dict) and b.get("type") == "redacted_thinking")
     thinking = out.get("thinking")
     disabled = isinstance(thinking, dict) and thinking.get("type") == "disabled"
@@ -107,6 +112,38 @@ def prepare(body: dict[str, Any], deployment: Deployment, effort: str | None) ->
     elif isinstance(thinking, dict) and thinking.get("type") == "adaptive":
         out["thinking"] = {"type": "enabled", "budget_tokens": 8192}  # MiMo knows enabled/disabled only
     return out
+
+
+def stamp_foreign_event(data: dict[str, Any]) -> bool:
+    """Stream fix for non-Anthropic backends: their thinking signatures get ``FOREIGN_SIGNATURE`` in front, so that
+    if the conversation later moves to Anthropic the block is recognised and dropped instead of rejected."""
+    block = data.get("content_block")
+    if isinstance(block, dict) and block.get("type") == "thinking":
+        block["signature"] = FOREIGN_SIGNATURE + str(block.get("signature") or "")
+        return True
+    delta = data.get("delta")
+    if isinstance(delta, dict) and delta.get("type") == "signature_delta":
+        delta["signature"] = FOREIGN_SIGNATURE + str(delta.get("signature") or "")
+        return True
+    return False
+
+
+def stamp_foreign_message(message: Any) -> bool:
+    """Non-streaming twin of :func:`stamp_foreign_event`."""
+    changed = False
+    for block in (message.get("content") if isinstance(message, dict) else None) or []:
+        if isinstance(block, dict) and block.get("type") == "thinking":
+            block["signature"] = FOREIGN_SIGNATURE + str(block.get("signature") or "")
+            changed = True
+    return changed
+
+
+def _unstamp(body: dict[str, Any]) -> None:
+    """Back on a non-Anthropic backend, its own blocks get their original signatures again."""
+    for message in body.get("messages") or []:
+        for block in (message.get("content") if isinstance(message, dict) else None) or []:
+            if isinstance(block, dict) and str(block.get("signature", "")).startswith(FOREIGN_SIGNATURE):
+                block["signature"] = block["signature"][len(FOREIGN_SIGNATURE) :]
 
 
 def _system_messages_as_user(body: dict[str, Any]) -> None:

@@ -253,3 +253,43 @@ def test_claude_code_system_turns_become_user_turns_off_anthropic(fake2: Anthrop
     sent = fake2.requests[0].json["messages"]
     assert [m["role"] for m in sent] == ["user", "user"]
     assert "output_config" not in sent[1]
+
+
+def test_a_session_moving_between_backends_never_sends_anthropic_a_foreign_signature(
+    fake: AnthropicFake, fake2: AnthropicFake
+) -> None:
+    config = {
+        "model_list": [
+            {"model_name": "claude", "litellm_params": {"model": "anthropic/*", "api_base": fake.url, "api_key": "k"}},
+            {
+                "model_name": "ds",
+                "litellm_params": {
+                    "model": "deepseek/deepseek-v4-pro",
+                    "api_base": f"{fake2.url}/anthropic",
+                    "api_key": "k",
+                },
+            },
+        ],
+        "routing": {"default": "claude", "rules": [{"tier": "haiku", "group": "ds"}]},
+    }
+    fake2.script(
+        Behavior(content=[Thinking("deepseek reasons", signature="sig-from-deepseek"), Text("answer one")]),
+        Behavior(content=[Text("answer three")]),
+    )
+    with running_gateway(config) as url:
+        sdk = client(url)
+        with sdk.messages.stream(model="claude-haiku-5-5", **MSG) as stream:  # turn 1: DeepSeek
+            first = stream.get_final_message()
+        thinking = first.content[0]
+        assert thinking.type == "thinking" and thinking.signature == "gw-foreign:sig-from-deepseek"
+        history = [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {"role": "user", "content": "and now?"},
+        ]
+        sdk.messages.create(model="claude-opus-5-5", max_tokens=16, messages=history)  # turn 2: Anthropic
+        sdk.messages.create(model="claude-haiku-5-5", max_tokens=16, messages=history)  # turn 3: DeepSeek again
+    to_anthropic = fake.requests[0].json["messages"][1]["content"]
+    assert [b["type"] for b in to_anthropic] == ["text"]  # the foreign thinking block was dropped, not forged
+    back_to_deepseek = fake2.requests[1].json["messages"][1]["content"]
+    assert back_to_deepseek[0] == {"type": "thinking", "thinking": "deepseek reasons", "signature": "sig-from-deepseek"}

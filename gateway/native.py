@@ -80,7 +80,8 @@ class NativeService:
         last_429: RetryableFailure | None = None
         final: tuple[Deployment, aiohttp.ClientResponse] | None = None
         await self.router.sync(decision)
-        for deployment in self.router.ordered(decision):
+        order = self.router.ordered(decision)
+        for deployment in order:
             if count_tokens and deployment.kind != "anthropic":
                 self._log(decision, deployment, attempts, 200, started, stream)
                 return self._local_count(body, decision, deployment)
@@ -107,7 +108,7 @@ class NativeService:
                     last_429 = failure
                 logger.warning("upstream attempt failed: %s", failure)
                 continue
-            if response.status in FAILOVER_STATUSES and deployment is not decision.candidates[-1]:
+            if response.status in FAILOVER_STATUSES and deployment is not order[-1]:
                 await self.router.failed(deployment)
                 body_bytes = await response.read()
                 response.release()

@@ -16,6 +16,7 @@ Everything per-app (settings, key index) lives in the lifespan state; nothing is
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -57,6 +58,10 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
         mode = "local mode (no API keys)" if settings.local_mode else f"{len(index.entries)} API key(s)"
         logger.info("gateway starting: spec %s, %s", settings.spec_path, mode)
         async with services.started(settings) as service_state:
+            # start-up objects (the parsed multi-megabyte spec, connexion's routes) live as long as the app: keep them
+            # out of the cyclic collector's full passes (a 94 ms pause was measured without this)
+            gc.collect()
+            gc.freeze()
             yield {**service_state, SETTINGS_STATE: settings, KEY_INDEX_STATE: index}
         logger.info("gateway stopped")
 

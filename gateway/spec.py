@@ -68,15 +68,21 @@ def base_path_of(doc: Mapping[str, Any]) -> str:
     return urlsplit(url).path.rstrip("/")
 
 
+HOT_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/models"})  # concrete: safe to lead
+
+
 def routing_order(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``doc`` whose paths are ordered for first-match routing: concrete segments before templated ones.
 
     OpenAPI matches ``/v1/environments/bridge`` before ``/v1/environments/{environment_id}``; connexion registers
-    routes in document order and the first full match wins, so the order must say so."""
+    routes in document order and the first full match wins, so the order must say so. The hot concrete paths
+    (``HOT_PATHS``) go first: the route scan is linear, and /v1/messages was 80th of 129 (bench/native_hop.py)."""
     ordered = copy.deepcopy(dict(doc))
-    ordered["paths"] = dict(
-        sorted(doc["paths"].items(), key=lambda kv: [(seg.startswith("{"), seg) for seg in kv[0].split("/")])
-    )
+
+    def key(item: tuple[str, Any]) -> tuple[bool, list[tuple[bool, str]]]:
+        return item[0] not in HOT_PATHS, [(seg.startswith("{"), seg) for seg in item[0].split("/")]
+
+    ordered["paths"] = dict(sorted(doc["paths"].items(), key=key))
     return ordered
 
 

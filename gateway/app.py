@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import services
 from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
+from gateway.connexion_compat import tolerate_untyped_query_params
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.proxy.accounting import AccountingMiddleware
@@ -98,6 +99,7 @@ class _ByScopeType:
 
 def create_app(settings: Settings) -> ASGIApp:
     """Build the gateway ASGI application for ``settings``."""
+    tolerate_untyped_query_params()  # see gateway.connexion_compat
     doc = spec_document(settings)
     handlers = ErrorHandlers(AllowIndex.from_spec(doc))
     api = connexion.AsyncApp(__name__, middlewares=_connexion_middlewares(handlers))

@@ -22,8 +22,9 @@ def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
     from gateway.native import native_service
     from gateway.proxy.service import proxy_service
+    from gateway.storage.service import storage_service
 
-    return (native_service, proxy_service)
+    return (native_service, proxy_service, storage_service)
 
 
 @asynccontextmanager

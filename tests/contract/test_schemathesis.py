@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 
 import pytest
 import schemathesis
@@ -58,7 +59,10 @@ CONFIG = schemathesis.Config.from_dict(
 )
 APP = create_app(
     settings_from_mapping(
-        {"gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True}}
+        {
+            "gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True},
+            "storage": {"database_url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='gw-fuzz-')}/gateway.db"},
+        }
     )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)

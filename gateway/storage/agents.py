@@ -1,0 +1,287 @@
+"""Agents (``/v1/agents``) with the SDK's semantics: every update increments ``version`` and appends an immutable
+snapshot (readable with ``?version=N`` and ``/versions``); archived agents are read-only and listed only with
+``include_archived``; responses are materialised into the full ``BetaManagedAgentsAgent`` shape (model as an
+object, tool configs with ``enabled``/``permission_policy``, skill versions, an ``execution_identity``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.storage.pagination import page
+from gateway.storage.store import Record, Store, new_id, parse_rfc3339, rfc3339
+
+TYPE = "agent"
+ALLOW = {"type": "always_allow"}
+ASK = {"type": "always_ask"}
+SERVICE_ACCOUNT = {"type": "service_account"}
+_CLEARABLE_LISTS = ("mcp_servers", "skills", "tools")
+_CLEARABLE_SCALARS = ("description", "system", "multiagent")
+
+
+def not_found(agent_id: str) -> NotFound:
+    return NotFound(f"agent {agent_id!r} not found")
+
+
+# --- materialisation: request params -> the stored (response-shaped) document ------------------------------------
+def _model(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"id": value}
+    model = dict(value)
+    effort = model.get("effort")
+    if isinstance(effort, str):
+        model["effort"] = {"type": effort}
+    return model
+
+
+def _url_source(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+def _tool_config(config: Mapping[str, Any], default: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
+    out = dict(config)
+    if typed:
+        out["type"] = out["name"]
+    if out.get("enabled") is None:
+        out["enabled"] = default["enabled"]
+    if out.get("permission_policy") is None:
+        out["permission_policy"] = default["permission_policy"]
+    sources = out.get("url_sources")
+    if isinstance(sources, Mapping):
+        out["url_sources"] = {k: _url_source(v) for k, v in sources.items()}
+    return out
+
+
+def _default_config(value: Any, policy: Mapping[str, str]) -> dict[str, Any]:
+    out = dict(value or {})
+    if out.get("enabled") is None:
+        out["enabled"] = True
+    if out.get("permission_policy") is None:
+        out["permission_policy"] = dict(policy)
+    return out
+
+
+def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    kind = tool.get("type")
+    if kind == "agent_toolset_20260401":
+        default = _default_config(tool.get("default_config"), ALLOW)
+        configs = [_tool_config(c, default, typed=True) for c in tool.get("configs") or []]
+        return {**tool, "configs": configs, "default_config": default}
+    if kind == "mcp_toolset":
+        default = _default_config(tool.get("default_config"), ASK)
+        configs = [_tool_config(c, default, typed=False) for c in tool.get("configs") or []]
+        return {**tool, "configs": configs, "default_config": default}
+    return dict(tool)
+
+
+def _skill(skill: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(skill)
+    if out.get("version") is None:
+        out["version"] = "latest"
+    return out
+
+
+class _Refs:
+    """Resolves agent references of a multiagent roster to concrete ``{type: agent, id, version}``."""
+
+    def __init__(self, store: Store, workspace: str, self_id: str, self_version: int) -> None:
+        self.store, self.workspace, self.self_id, self.self_version = store, workspace, self_id, self_version
+
+    async def agent(self, ref: Any) -> dict[str, Any]:
+        if isinstance(ref, str):
+            ref = {"type": "agent", "id": ref}
+        if ref.get("type") == "self":
+            return {"type": "agent", "id": self.self_id, "version": self.self_version}
+        if ref.get("type") != "agent":
+            return dict(ref)
+        agent_id = ref["id"]
+        if agent_id == self.self_id:
+            return {**ref, "version": ref.get("version") or self.self_version}
+        record = await self.store.get(self.workspace, TYPE, agent_id)
+        if record is None:
+            raise not_found(agent_id)
+        version = ref.get("version")
+        if version is None:
+            version = record.version
+        elif not 1 <= version <= record.version:
+            raise NotFound(f"agent {agent_id!r} has no version {version}")
+        return {**ref, "version": version}
+
+    async def switch(self, value: Any) -> dict[str, Any]:
+        """A subagents/workflows switch: disabled by default; enabled gets its inline/predefined agents."""
+        if value is None:
+            return {"type": "disabled"}
+        out = dict(value)
+        if out.get("type") == "enabled":
+            out["inline_agents"] = out.get("inline_agents") or {"type": "disabled"}
+            out["predefined_agents"] = [await self.agent(a) for a in out.get("predefined_agents") or []]
+        return out
+
+    async def multiagent(self, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        out = dict(value)
+        if out.get("type") == "coordinator":
+            out["agents"] = [await self.agent(a) for a in out.get("agents") or []]
+        elif out.get("type") == "multiagent_20261001":
+            out["advisor"] = out.get("advisor") or {"type": "disabled"}
+            out["subagents"] = await self.switch(out.get("subagents"))
+            out["workflows"] = await self.switch(out.get("workflows"))
+        return out
+
+
+def _compact(value: Any) -> Any:
+    """Nested ``null`` members dropped: every nullable member of these objects is optional, and absent reads the same
+    to the SDK (the spec's ``nullable`` + ``oneOf`` members do not accept an explicit null)."""
+    if isinstance(value, Mapping):
+        return {k: _compact(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+_NESTED = ("model", "tools", "mcp_servers", "skills", "execution_identity", "multiagent")
+
+
+async def _materialise(doc: dict[str, Any], refs: _Refs) -> dict[str, Any]:
+    doc["model"] = _model(doc["model"])
+    doc["tools"] = [_tool(t) for t in doc.get("tools") or []]
+    doc["mcp_servers"] = [dict(s) for s in doc.get("mcp_servers") or []]
+    doc["skills"] = [_skill(s) for s in doc.get("skills") or []]
+    doc["metadata"] = dict(doc.get("metadata") or {})
+    doc["execution_identity"] = dict(doc.get("execution_identity") or SERVICE_ACCOUNT)
+    doc["multiagent"] = await refs.multiagent(doc.get("multiagent"))
+    for key in _NESTED:
+        doc[key] = _compact(doc[key])
+    if doc["multiagent"] is None:
+        del doc["multiagent"]
+    doc.setdefault("description", None)
+    doc.setdefault("system", None)
+    return doc
+
+
+def response(record: Record) -> dict[str, Any]:
+    return {
+        **record.doc,
+        "id": record.id,
+        "type": "agent",
+        "version": record.version,
+        "created_at": rfc3339(record.created_at),
+        "updated_at": rfc3339(record.updated_at),
+        "archived_at": rfc3339(record.archived_at),
+    }
+
+
+# --- operations ---------------------------------------------------------------------------------------------------
+async def create(store: Store, workspace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    agent_id = new_id("agent")
+    doc = {k: v for k, v in body.items() if k not in ("id", "type", "version", "created_at", "updated_at")}
+    doc = await _materialise(doc, _Refs(store, workspace, agent_id, 1))
+    return response(await store.create(workspace, TYPE, agent_id, doc, versioned=True))
+
+
+async def retrieve(store: Store, workspace: str, agent_id: str, version: int | None = None) -> dict[str, Any]:
+    if version is None:
+        record = await store.get(workspace, TYPE, agent_id)
+        if record is None:
+            raise not_found(agent_id)
+        return response(record)
+    found = await store.get_version(workspace, TYPE, agent_id, version)
+    if found is None:
+        if await store.get(workspace, TYPE, agent_id) is None:
+            raise not_found(agent_id)
+        raise NotFound(f"agent {agent_id!r} has no version {version}")
+    return response(found[1])
+
+
+def _patched(current: Record, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``current``'s document with the update ``body`` applied (omit = keep, null clears, metadata is a patch)."""
+    doc = dict(current.doc)
+    for key, value in body.items():
+        if key in ("version", "id", "type", "created_at", "updated_at", "archived_at"):
+            continue
+        if key == "metadata":
+            metadata = dict(doc.get("metadata") or {})
+            for mkey, mvalue in (value or {}).items():
+                if mvalue is None or mvalue == "":
+                    metadata.pop(mkey, None)
+                else:
+                    metadata[mkey] = mvalue
+            doc["metadata"] = metadata
+        elif value is None and key in ("name", "model"):
+            continue  # cannot be cleared
+        elif value is None and key in _CLEARABLE_LISTS:
+            doc[key] = []
+        elif value is None and key in _CLEARABLE_SCALARS:
+            doc.pop(key, None)
+            if key != "multiagent":
+                doc[key] = None
+        else:
+            doc[key] = value
+    return doc
+
+
+async def update(store: Store, workspace: str, agent_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    expected = body.get("version")
+
+    async def mutate(current: Record) -> dict[str, Any]:
+        # called with the row as it is now (again after a concurrent write), so no update is ever lost
+        if current.archived_at is not None:
+            raise InvalidRequest(f"agent {agent_id!r} is archived and cannot be updated")
+        if expected is not None and current.version != expected:
+            raise Conflict(f"version: agent {agent_id!r} is at version {current.version}, not {expected}")
+        refs = _Refs(store, workspace, agent_id, current.version + 1)
+        return await _materialise(_patched(current, body), refs)
+
+    updated = await store.update(workspace, TYPE, agent_id, mutate, versioned=True)
+    if updated is None:
+        raise not_found(agent_id)
+    return response(updated)
+
+
+async def archive(store: Store, workspace: str, agent_id: str) -> dict[str, Any]:
+    record = await store.archive(workspace, TYPE, agent_id)
+    if record is None:
+        raise not_found(agent_id)
+    return response(record)
+
+
+async def list_agents(
+    store: Store,
+    workspace: str,
+    *,
+    limit: int | None,
+    page_cursor: str | None,
+    include_archived: bool,
+    created_at_gte: str | None,
+    created_at_lte: str | None,
+) -> dict[str, Any]:
+    """``created_at[gte|lte]`` take RFC 3339 timestamps. A value that is not one selects nothing (an empty page):
+    the contract types them as any string, so refusing with a 400 would reject schema-valid input."""
+    bounds = []
+    for value in (created_at_gte, created_at_lte):
+        parsed = parse_rfc3339(value) if value else None
+        if value and parsed is None:
+            return page([], None)
+        bounds.append(parsed)
+    records, next_page = await store.list_resources(
+        workspace,
+        TYPE,
+        limit=limit,
+        page=page_cursor,
+        include_archived=include_archived,
+        created_gte=bounds[0],
+        created_lte=bounds[1],
+    )
+    return page([response(r) for r in records], next_page)
+
+
+async def list_versions(
+    store: Store, workspace: str, agent_id: str, *, limit: int | None, page_cursor: str | None
+) -> dict[str, Any]:
+    found = await store.list_versions(workspace, TYPE, agent_id, limit=limit, page=page_cursor)
+    if found is None:
+        raise not_found(agent_id)
+    records, next_page = found
+    return page([response(r) for r in records], next_page)

@@ -1,0 +1,72 @@
+"""Engine creation (SQLite WAL pragmas, PostgreSQL schema) and Alembic migrations at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gateway.storage.config import StorageConfig
+
+logger = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes in WAL mode
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
+def create_engine(config: StorageConfig) -> AsyncEngine:
+    url = make_url(config.database_url)
+    kwargs: dict[str, Any] = {"echo": config.echo}
+    if config.is_sqlite:
+        database = url.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    if config.schema:
+        kwargs["connect_args"] = {"server_settings": {"search_path": config.schema}}
+    kwargs["pool_pre_ping"] = True
+    return create_async_engine(url, **kwargs)
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine, config: StorageConfig) -> None:
+    """Bring the database to the latest revision. Another process migrating the same database at the same moment
+    makes one attempt fail; it is retried once the other one has finished."""
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                if config.schema:
+                    await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{config.schema}"'))
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == 4:
+                raise
+            logger.warning("storage migration attempt %d failed; retrying", attempt + 1, exc_info=True)
+            await asyncio.sleep(0.2 * (attempt + 1))

@@ -1,0 +1,56 @@
+"""Cursor pagination as the SDK's ``SyncPageCursor`` expects: ``limit`` + opaque ``page`` in, ``{data, next_page}``
+out. A cursor names the position after the last item of the previous page (its sort key) and the list it belongs
+to. A cursor that is not one of ours, or belongs to another list, names no page: 404 ``not_found_error``. (The docs
+say 400; the contract types ``page`` as any string, so a 400 would reject schema-valid input - see the issue-4 note.)"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from gateway.errors import NotFound
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+PREFIX = "page_"
+
+
+def clamp_limit(limit: int | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    """``limit`` brought into 1..maximum (None: the default)."""
+    if limit is None:
+        return default
+    return max(1, min(int(limit), maximum))
+
+
+def bad_cursor() -> NotFound:
+    return NotFound("page: no such page (invalid or expired page cursor)")
+
+
+def encode_cursor(kind: str, key: Sequence[Any]) -> str:
+    raw = orjson.dumps({"k": kind, "p": list(key)})
+    return PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str | None, kind: str) -> list[Any] | None:
+    """The sort key in ``cursor`` (None when no cursor was given)."""
+    if cursor is None or cursor == "":
+        return None
+    invalid = bad_cursor()
+    if not cursor.startswith(PREFIX):
+        raise invalid
+    body = cursor[len(PREFIX) :]
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise invalid from None
+    if not isinstance(data, dict) or data.get("k") != kind or not isinstance(data.get("p"), list):
+        raise invalid
+    return list(data["p"])
+
+
+def page(data: list[Any], next_page: str | None) -> dict[str, Any]:
+    return {"data": data, "next_page": next_page}

@@ -1,0 +1,328 @@
+"""The one place that issues SQL. Resources are rows (id, workspace, type, parent, version, timestamps, a JSON
+document); versioned resources also append an immutable snapshot per version. Every read and write is scoped by
+workspace: another workspace's row is simply not found."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.errors import Conflict
+from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor
+from gateway.storage.tables import resource_versions, resources
+
+_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def new_id(prefix: str) -> str:
+    """``<prefix>_01<22 base58 characters>``, the shape of Anthropic's tagged ids."""
+    return f"{prefix}_01" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """A stored (naive UTC) timestamp as RFC 3339 with microseconds and ``Z``."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """An RFC 3339 timestamp as naive UTC, or None if it is not one."""
+    text = value.strip()
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
+    return parsed
+
+
+MAX_INT = 2**31 - 1  # the INTEGER columns' range
+
+
+def valid_id(value: str) -> bool:
+    """Whether ``value`` can name a row at all (a NUL cannot travel to PostgreSQL as text)."""
+    return "\x00" not in value
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    workspace: str
+    type: str
+    parent_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    doc: dict[str, Any]
+
+
+class StaleVersion(Conflict):
+    """The row kept changing between read and write (optimistic concurrency, every attempt lost): a 409, which the
+    SDK retries."""
+
+    def __init__(self, id_: str) -> None:
+        super().__init__(f"{id_} is being updated concurrently; retry the request")
+
+
+def _record(row: Any) -> Record:
+    return Record(
+        id=row.id,
+        workspace=row.workspace,
+        type=row.type,
+        parent_id=row.parent_id,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        archived_at=row.archived_at,
+        doc=dict(row.doc),
+    )
+
+
+class Store:
+    """Async resource store over one SQLAlchemy engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # --- writes -----------------------------------------------------------------------------------------------------
+    async def create(
+        self,
+        workspace: str,
+        type_: str,
+        id_: str,
+        doc: Mapping[str, Any],
+        *,
+        parent_id: str | None = None,
+        versioned: bool = False,
+    ) -> Record:
+        now = utcnow()
+        values = {
+            "id": id_,
+            "workspace": workspace,
+            "type": type_,
+            "parent_id": parent_id,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "archived_at": None,
+            "doc": dict(doc),
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(resources.insert().values(**values))
+            if versioned:
+                await conn.execute(
+                    resource_versions.insert().values(resource_id=id_, version=1, created_at=now, doc=dict(doc))
+                )
+        return Record(**values)  # type: ignore[arg-type]
+
+    async def update(
+        self,
+        workspace: str,
+        type_: str,
+        id_: str,
+        mutate: Callable[[Record], Awaitable[Mapping[str, Any]]],
+        *,
+        versioned: bool = False,
+        attempts: int = 20,
+    ) -> Record | None:
+        """Apply ``await mutate(current) -> new doc`` atomically (compare-and-set on ``version``, retried on a race);
+        the version increments. None if the row does not exist in ``workspace``. ``mutate`` may raise to refuse."""
+        for _ in range(attempts):
+            current = await self.get(workspace, type_, id_)
+            if current is None:
+                return None
+            doc = dict(await mutate(current))
+            now = max(utcnow(), current.updated_at)
+            version = current.version + 1
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    resources.update()
+                    .where(resources.c.id == id_, resources.c.workspace == workspace)
+                    .where(resources.c.version == current.version)
+                    .values(doc=doc, version=version, updated_at=now)
+                )
+                if result.rowcount != 1:
+                    continue
+                if versioned:
+                    await conn.execute(
+                        resource_versions.insert().values(resource_id=id_, version=version, created_at=now, doc=doc)
+                    )
+            return Record(
+                id=id_,
+                workspace=workspace,
+                type=type_,
+                parent_id=current.parent_id,
+                version=version,
+                created_at=current.created_at,
+                updated_at=now,
+                archived_at=current.archived_at,
+                doc=doc,
+            )
+        raise StaleVersion(id_)
+
+    async def archive(self, workspace: str, type_: str, id_: str) -> Record | None:
+        """Set ``archived_at`` (idempotent: an archived row keeps its first archive time)."""
+        if not valid_id(id_):
+            return None
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                resources.update()
+                .where(resources.c.id == id_, resources.c.workspace == workspace, resources.c.type == type_)
+                .where(resources.c.archived_at.is_(None))
+                .values(archived_at=now, updated_at=now)
+            )
+        return await self.get(workspace, type_, id_)
+
+    async def delete(self, workspace: str, type_: str, id_: str) -> bool:
+        """Remove the row and its snapshots; False if it does not exist in ``workspace``."""
+        if not valid_id(id_):
+            return False
+        owned = (resources.c.id == id_, resources.c.workspace == workspace, resources.c.type == type_)
+        async with self.engine.begin() as conn:
+            found = (await conn.execute(sa.select(resources.c.id).where(*owned))).first()
+            if found is None:
+                return False
+            await conn.execute(resource_versions.delete().where(resource_versions.c.resource_id == id_))
+            await conn.execute(resources.delete().where(*owned))
+        return True
+
+    # --- reads ------------------------------------------------------------------------------------------------------
+    async def get(self, workspace: str, type_: str, id_: str) -> Record | None:
+        if not valid_id(id_):
+            return None
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(resources).where(
+                        resources.c.id == id_, resources.c.workspace == workspace, resources.c.type == type_
+                    )
+                )
+            ).first()
+        return None if row is None else _record(row)
+
+    async def get_version(self, workspace: str, type_: str, id_: str, version: int) -> tuple[Record, Record] | None:
+        """(the resource, its snapshot at ``version`` as a Record) or None."""
+        current = await self.get(workspace, type_, id_)
+        if current is None or not 1 <= version <= MAX_INT:
+            return None
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(resource_versions).where(
+                        resource_versions.c.resource_id == id_, resource_versions.c.version == version
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return current, _snapshot(current, row)
+
+    async def list_resources(
+        self,
+        workspace: str,
+        type_: str,
+        *,
+        limit: int | None = None,
+        page: str | None = None,
+        include_archived: bool = False,
+        parent_id: str | None = None,
+        created_gte: datetime | None = None,
+        created_lte: datetime | None = None,
+    ) -> tuple[list[Record], str | None]:
+        """Newest first; ``page`` is a cursor from a previous call. Returns (records, next cursor or None)."""
+        size = clamp_limit(limit)
+        kind = f"{type_}:{parent_id or ''}"
+        after = decode_cursor(page, kind)
+        query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_)
+        if parent_id is not None:
+            query = query.where(resources.c.parent_id == parent_id)
+        if not include_archived:
+            query = query.where(resources.c.archived_at.is_(None))
+        if created_gte is not None:
+            query = query.where(resources.c.created_at >= created_gte)
+        if created_lte is not None:
+            query = query.where(resources.c.created_at <= created_lte)
+        if after is not None:
+            created, last_id = _position(after)
+            query = query.where(
+                sa.or_(
+                    resources.c.created_at < created,
+                    sa.and_(resources.c.created_at == created, resources.c.id < last_id),
+                )
+            )
+        query = query.order_by(resources.c.created_at.desc(), resources.c.id.desc()).limit(size + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        records = [_record(r) for r in rows[:size]]
+        next_page = None
+        if len(rows) > size:
+            last = records[-1]
+            next_page = encode_cursor(kind, [last.created_at.isoformat(), last.id])
+        return records, next_page
+
+    async def list_versions(
+        self, workspace: str, type_: str, id_: str, *, limit: int | None = None, page: str | None = None
+    ) -> tuple[list[Record], str | None] | None:
+        """Snapshots of one resource, newest version first; None if the resource does not exist."""
+        current = await self.get(workspace, type_, id_)
+        if current is None:
+            return None
+        size = clamp_limit(limit)
+        kind = f"versions:{id_}"
+        after = decode_cursor(page, kind)
+        query = sa.select(resource_versions).where(resource_versions.c.resource_id == id_)
+        if after is not None:
+            if (
+                len(after) != 1
+                or not isinstance(after[0], int)
+                or isinstance(after[0], bool)
+                or abs(after[0]) > MAX_INT
+            ):
+                raise bad_cursor()
+            query = query.where(resource_versions.c.version < after[0])
+        query = query.order_by(resource_versions.c.version.desc()).limit(size + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        records = [_snapshot(current, r) for r in rows[:size]]
+        next_page = encode_cursor(kind, [records[-1].version]) if len(rows) > size else None
+        return records, next_page
+
+
+def _snapshot(current: Record, row: Any) -> Record:
+    return Record(
+        id=current.id,
+        workspace=current.workspace,
+        type=current.type,
+        parent_id=current.parent_id,
+        version=row.version,
+        created_at=current.created_at,
+        updated_at=row.created_at,
+        archived_at=current.archived_at,
+        doc=dict(row.doc),
+    )
+
+
+def _position(key: list[Any]) -> tuple[datetime, str]:
+    if len(key) != 2 or not all(isinstance(k, str) and valid_id(k) for k in key):
+        raise bad_cursor()
+    try:
+        created = datetime.fromisoformat(key[0])
+    except ValueError:
+        raise bad_cursor() from None
+    return created, key[1]

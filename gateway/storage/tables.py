@@ -1,0 +1,35 @@
+"""The tables (SQLAlchemy Core). Generic on purpose: every resource type reuses them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# JSON, not JSONB: PostgreSQL's jsonb refuses "\u0000" in strings, which clients may legitimately send.
+JSONDoc = sa.JSON()
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("workspace", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("parent_id", sa.String(64), nullable=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+    sa.Column("archived_at", sa.DateTime(), nullable=True),
+    sa.Column("doc", JSONDoc, nullable=False),
+    sa.Index("ix_resources_listing", "workspace", "type", "created_at", "id"),
+    sa.Index("ix_resources_parent", "parent_id"),
+)
+
+resource_versions = sa.Table(
+    "resource_versions",
+    metadata,
+    sa.Column("resource_id", sa.String(64), sa.ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("doc", JSONDoc, nullable=False),
+)

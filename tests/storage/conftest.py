@@ -1,0 +1,112 @@
+"""A real gateway (uvicorn in a thread) on a fresh database: a SQLite file in tmp, or a fresh schema of the machine's
+PostgreSQL (``postgresql+asyncpg://postgres@127.0.0.1:5432/test``, trust auth; override with GATEWAY_TEST_PG_URL),
+dropped afterwards. Two gateway keys in two workspaces, for tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import settings_from_mapping
+
+KEY_A = "sk-gw-storage-team-a-0123456789"
+KEY_B = "sk-gw-storage-team-b-0123456789"
+PG_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+DATABASES = ["sqlite", "postgresql"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _pg(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def storage_section(kind: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The ``storage:`` config section of a fresh, empty database of ``kind``."""
+    if kind == "sqlite":
+        yield {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"}
+        return
+    schema = f"gw_test_{uuid.uuid4().hex[:16]}"
+    try:
+        asyncio.run(_pg("SELECT 1"))
+    except (OSError, Exception) as exc:  # no PostgreSQL on this machine
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    try:
+        yield {"database_url": PG_URL, "schema": schema}
+    finally:
+        asyncio.run(_pg(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@contextmanager
+def running_gateway(storage: dict[str, Any]) -> Iterator[str]:
+    doc = {
+        "gateway": {
+            "api_keys": [
+                {"key": KEY_A, "name": "alice", "workspace": "team-a"},
+                {"key": KEY_B, "name": "bob", "workspace": "team-b"},
+            ],
+            "validate_responses": True,
+        },
+        "storage": storage,
+    }
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings_from_mapping(doc)), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not server.started:
+        time.sleep(0.05)
+    assert server.started, "gateway did not start"
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with storage_section(request.param, tmp_path) as section:
+        yield section
+
+
+@pytest.fixture
+def gateway(database: dict[str, Any]) -> Iterator[str]:
+    with running_gateway(database) as url:
+        yield url
+
+
+def sdk(url: str, key: str = KEY_A) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0, _strict_response_validation=True)
+
+
+def http(url: str, key: str = KEY_A) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"x-api-key": key}, timeout=30)

@@ -1,0 +1,99 @@
+"""Durability: a real gateway process is killed with SIGKILL in the middle of a burst of creates; after a restart
+every create that had answered 2xx is present and intact (SQLite WAL and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.storage.conftest import KEY_A, free_port
+
+
+@contextmanager
+def gateway_process(config: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    script = Path(sys.executable).with_name("litellm-gateway")
+    proc = subprocess.Popen(
+        [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "GW_STORAGE_KEY": KEY_A},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        pytest.fail(f"gateway did not start: {out[-2000:]}")
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def test_sigkill_during_a_burst_of_creates_loses_no_acknowledged_write(
+    database: dict[str, Any], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    doc = {
+        "gateway": {"api_keys": [{"key": "os.environ/GW_STORAGE_KEY", "name": "d", "workspace": "durable"}]},
+        "storage": database,
+    }
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    acknowledged: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def burst(url: str, worker: int) -> None:
+        with httpx.Client(base_url=url, headers={"x-api-key": KEY_A}, timeout=10) as client:
+            for i in range(10_000):
+                name = f"w{worker}-{i}"
+                try:
+                    response = client.post("/v1/agents", json={"model": "claude-haiku-4-5", "name": name})
+                except httpx.TransportError:
+                    return  # the server is gone
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+                    return
+                if response.status_code == 200:
+                    acknowledged[response.json()["id"]] = name
+
+    with gateway_process(config) as (proc, url):
+        workers = [threading.Thread(target=burst, args=(url, w)) for w in range(4)]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        for worker in workers:
+            worker.join(timeout=30)
+    assert not errors
+    assert len(acknowledged) >= 40
+
+    with gateway_process(config) as (_proc, url), httpx.Client(base_url=url, headers={"x-api-key": KEY_A}) as client:
+        for agent_id, name in acknowledged.items():
+            got = client.get(f"/v1/agents/{agent_id}")
+            assert got.status_code == 200, agent_id
+            body = got.json()
+            assert body["name"] == name and body["version"] == 1 and body["model"] == {"id": "claude-haiku-4-5"}

@@ -3,10 +3,8 @@ every create that had answered 2xx is present and intact (SQLite WAL and Postgre
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,40 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
-from tests.storage.conftest import KEY_A, free_port
+from tests.gateway_process import gateway_process as shared_gateway_process
+from tests.storage.conftest import KEY_A
 
 
 @contextmanager
 def gateway_process(config: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    script = Path(sys.executable).with_name("litellm-gateway")
-    proc = subprocess.Popen(
-        [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "GW_STORAGE_KEY": KEY_A},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        out = proc.stdout.read().decode() if proc.stdout else ""
-        pytest.fail(f"gateway did not start: {out[-2000:]}")
-    try:
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with shared_gateway_process(config, {"GW_STORAGE_KEY": KEY_A}) as started:
+        yield started
 
 
 def test_sigkill_during_a_burst_of_creates_loses_no_acknowledged_write(

@@ -1,0 +1,52 @@
+"""A real gateway process: the `litellm-gateway serve` console script on a free loopback port, for the tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gateway_process(config: Path, env: Mapping[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Start the gateway with ``config`` (extra environment ``env``); yields (process, base URL) once healthy."""
+    port = free_port()
+    script = Path(sys.executable).with_name("litellm-gateway")
+    proc = subprocess.Popen(
+        [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        pytest.fail(f"gateway did not start: {out[-2000:]}")
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)

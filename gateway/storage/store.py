@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -305,17 +305,8 @@ class Store:
 
 
 def _snapshot(current: Record, row: Any) -> Record:
-    return Record(
-        id=current.id,
-        workspace=current.workspace,
-        type=current.type,
-        parent_id=current.parent_id,
-        version=row.version,
-        created_at=current.created_at,
-        updated_at=row.created_at,
-        archived_at=current.archived_at,
-        doc=dict(row.doc),
-    )
+    """``current`` as it was at the version stored in ``row``."""
+    return replace(current, version=row.version, updated_at=row.created_at, doc=dict(row.doc))
 
 
 def _position(key: list[Any]) -> tuple[datetime, str]:

@@ -8,20 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.errors import Conflict, NotFound
 from gateway.storage.pagination import page
-from gateway.storage.store import Record, Store, new_id, parse_rfc3339, rfc3339
+from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
+from gateway.storage.store import Record, Store, parse_rfc3339
 
-TYPE = "agent"
+KIND = Kind("agent", "agent", versioned=True)
+TYPE = KIND.type
 ALLOW = {"type": "always_allow"}
 ASK = {"type": "always_ask"}
 SERVICE_ACCOUNT = {"type": "service_account"}
 _CLEARABLE_LISTS = ("mcp_servers", "skills", "tools")
 _CLEARABLE_SCALARS = ("description", "system", "multiagent")
-
-
-def not_found(agent_id: str) -> NotFound:
-    return NotFound(f"agent {agent_id!r} not found")
 
 
 # --- materialisation: request params -> the stored (response-shaped) document ------------------------------------
@@ -100,7 +98,7 @@ class _Refs:
             return {**ref, "version": ref.get("version") or self.self_version}
         record = await self.store.get(self.workspace, TYPE, agent_id)
         if record is None:
-            raise not_found(agent_id)
+            raise KIND.not_found(agent_id)
         version = ref.get("version")
         if version is None:
             version = record.version
@@ -162,35 +160,23 @@ async def _materialise(doc: dict[str, Any], refs: _Refs) -> dict[str, Any]:
 
 
 def response(record: Record) -> dict[str, Any]:
-    return {
-        **record.doc,
-        "id": record.id,
-        "type": "agent",
-        "version": record.version,
-        "created_at": rfc3339(record.created_at),
-        "updated_at": rfc3339(record.updated_at),
-        "archived_at": rfc3339(record.archived_at),
-    }
+    return {**record.doc, **timestamps(record), "version": record.version}
 
 
 # --- operations ---------------------------------------------------------------------------------------------------
 async def create(store: Store, workspace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    agent_id = new_id("agent")
-    doc = {k: v for k, v in body.items() if k not in ("id", "type", "version", "created_at", "updated_at")}
+    agent_id = KIND.new_id()
+    doc = body_fields(body, drop=("version",))
     doc = await _materialise(doc, _Refs(store, workspace, agent_id, 1))
     return response(await store.create(workspace, TYPE, agent_id, doc, versioned=True))
 
 
 async def retrieve(store: Store, workspace: str, agent_id: str, version: int | None = None) -> dict[str, Any]:
     if version is None:
-        record = await store.get(workspace, TYPE, agent_id)
-        if record is None:
-            raise not_found(agent_id)
-        return response(record)
+        return response(await KIND.get(store, workspace, agent_id))
     found = await store.get_version(workspace, TYPE, agent_id, version)
     if found is None:
-        if await store.get(workspace, TYPE, agent_id) is None:
-            raise not_found(agent_id)
+        await KIND.get(store, workspace, agent_id)
         raise NotFound(f"agent {agent_id!r} has no version {version}")
     return response(found[1])
 
@@ -198,17 +184,9 @@ async def retrieve(store: Store, workspace: str, agent_id: str, version: int | N
 def _patched(current: Record, body: Mapping[str, Any]) -> dict[str, Any]:
     """``current``'s document with the update ``body`` applied (omit = keep, null clears, metadata is a patch)."""
     doc = dict(current.doc)
-    for key, value in body.items():
-        if key in ("version", "id", "type", "created_at", "updated_at", "archived_at"):
-            continue
+    for key, value in body_fields(body, drop=("version",)).items():
         if key == "metadata":
-            metadata = dict(doc.get("metadata") or {})
-            for mkey, mvalue in (value or {}).items():
-                if mvalue is None or mvalue == "":
-                    metadata.pop(mkey, None)
-                else:
-                    metadata[mkey] = mvalue
-            doc["metadata"] = metadata
+            doc["metadata"] = patch_metadata(doc.get("metadata"), value)
         elif value is None and key in ("name", "model"):
             continue  # cannot be cleared
         elif value is None and key in _CLEARABLE_LISTS:
@@ -227,24 +205,16 @@ async def update(store: Store, workspace: str, agent_id: str, body: Mapping[str,
 
     async def mutate(current: Record) -> dict[str, Any]:
         # called with the row as it is now (again after a concurrent write), so no update is ever lost
-        if current.archived_at is not None:
-            raise InvalidRequest(f"agent {agent_id!r} is archived and cannot be updated")
         if expected is not None and current.version != expected:
             raise Conflict(f"version: agent {agent_id!r} is at version {current.version}, not {expected}")
         refs = _Refs(store, workspace, agent_id, current.version + 1)
         return await _materialise(_patched(current, body), refs)
 
-    updated = await store.update(workspace, TYPE, agent_id, mutate, versioned=True)
-    if updated is None:
-        raise not_found(agent_id)
-    return response(updated)
+    return response(await KIND.update(store, workspace, agent_id, mutate))
 
 
 async def archive(store: Store, workspace: str, agent_id: str) -> dict[str, Any]:
-    record = await store.archive(workspace, TYPE, agent_id)
-    if record is None:
-        raise not_found(agent_id)
-    return response(record)
+    return response(await KIND.archive(store, workspace, agent_id))
 
 
 async def list_agents(
@@ -282,6 +252,6 @@ async def list_versions(
 ) -> dict[str, Any]:
     found = await store.list_versions(workspace, TYPE, agent_id, limit=limit, page=page_cursor)
     if found is None:
-        raise not_found(agent_id)
+        raise KIND.not_found(agent_id)
     records, next_page = found
     return page([response(r) for r in records], next_page)

@@ -7,16 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import InvalidRequest, NotFound
 from gateway.storage.pagination import page
-from gateway.storage.store import Record, Store, new_id, rfc3339
+from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
+from gateway.storage.store import Record, Store
 
-TYPE = "environment"
+KIND = Kind("environment", "env")
 PACKAGE_MANAGERS = ("apt", "cargo", "gem", "go", "npm", "pip")
-
-
-def not_found(environment_id: str) -> NotFound:
-    return NotFound(f"environment {environment_id!r} not found")
 
 
 def _networking(value: Any) -> dict[str, Any]:
@@ -52,49 +48,28 @@ def config(value: Any) -> dict[str, Any]:
 
 
 def response(record: Record) -> dict[str, Any]:
-    return {
-        **record.doc,
-        "id": record.id,
-        "type": "environment",
-        "created_at": rfc3339(record.created_at),
-        "updated_at": rfc3339(record.updated_at),
-        "archived_at": rfc3339(record.archived_at),
-    }
+    return {**record.doc, **timestamps(record)}
 
 
 async def create(store: Store, workspace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    doc = {k: v for k, v in body.items() if k not in ("id", "type", "created_at", "updated_at", "archived_at")}
+    doc = body_fields(body)
     doc["config"] = config(doc.get("config"))
     doc["metadata"] = dict(doc.get("metadata") or {})
     doc.setdefault("description", None)
     doc.setdefault("scope", None)
-    record = await store.create(workspace, TYPE, new_id("env"), doc)
-    return response(record)
+    return response(await KIND.create(store, workspace, doc))
 
 
 async def retrieve(store: Store, workspace: str, environment_id: str) -> dict[str, Any]:
-    record = await store.get(workspace, TYPE, environment_id)
-    if record is None:
-        raise not_found(environment_id)
-    return response(record)
+    return response(await KIND.get(store, workspace, environment_id))
 
 
 async def update(store: Store, workspace: str, environment_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    async def mutate(record: Record) -> dict[str, Any]:
-        if record.archived_at is not None:
-            raise InvalidRequest(f"environment {environment_id!r} is archived and cannot be updated")
+    def change(record: Record) -> dict[str, Any]:
         doc = dict(record.doc)
-        for key, value in body.items():
-            if key in ("id", "type", "created_at", "updated_at", "archived_at"):
-                continue
+        for key, value in body_fields(body).items():
             if key == "metadata":
-                metadata = dict(doc.get("metadata") or {})
-                for mkey, mvalue in (value or {}).items():
-                    if mvalue is None or mvalue == "":
-                        metadata.pop(mkey, None)
-                    else:
-                        metadata[mkey] = mvalue
-                doc["metadata"] = metadata
+                doc["metadata"] = patch_metadata(doc.get("metadata"), value)
             elif key == "config":
                 if value is not None:
                     doc["config"] = config(value)
@@ -105,29 +80,21 @@ async def update(store: Store, workspace: str, environment_id: str, body: Mappin
                 doc[key] = value
         return doc
 
-    record = await store.update(workspace, TYPE, environment_id, mutate)
-    if record is None:
-        raise not_found(environment_id)
-    return response(record)
+    return response(await KIND.update(store, workspace, environment_id, change))
 
 
 async def archive(store: Store, workspace: str, environment_id: str) -> dict[str, Any]:
-    record = await store.archive(workspace, TYPE, environment_id)
-    if record is None:
-        raise not_found(environment_id)
-    return response(record)
+    return response(await KIND.archive(store, workspace, environment_id))
 
 
 async def delete(store: Store, workspace: str, environment_id: str) -> dict[str, Any]:
-    if not await store.delete(workspace, TYPE, environment_id):
-        raise not_found(environment_id)
-    return {"id": environment_id, "type": "environment_deleted"}
+    return await KIND.delete(store, workspace, environment_id)
 
 
 async def list_environments(
     store: Store, workspace: str, *, limit: int | None, page_cursor: str | None, include_archived: bool
 ) -> dict[str, Any]:
     records, next_page = await store.list_resources(
-        workspace, TYPE, limit=limit, page=page_cursor, include_archived=include_archived
+        workspace, KIND.type, limit=limit, page=page_cursor, include_archived=include_archived
     )
     return page([response(r) for r in records], next_page)

@@ -54,3 +54,13 @@ def decode_cursor(cursor: str | None, kind: str) -> list[Any] | None:
 
 def page(data: list[Any], next_page: str | None) -> dict[str, Any]:
     return {"data": data, "next_page": next_page}
+
+
+def id_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """The ``SyncPage`` envelope: ``{data, has_more, first_id, last_id}``."""
+    return {
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }

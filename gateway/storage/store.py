@@ -5,7 +5,7 @@ workspace: another workspace's row is simply not found."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.errors import Conflict
+from gateway.errors import Conflict, NotFound
 from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor
 from gateway.storage.tables import resource_versions, resources
 
@@ -275,6 +275,57 @@ class Store:
             last = records[-1]
             next_page = encode_cursor(kind, [last.created_at.isoformat(), last.id])
         return records, next_page
+
+    async def list_by_id(
+        self,
+        workspace: str,
+        type_: str,
+        *,
+        limit: int | None = None,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        parent_id: str | None = None,
+        include_archived: bool = True,
+        max_limit: int = 1000,
+        where: Sequence[Any] = (),
+    ) -> tuple[list[Record], bool]:
+        """The ``SyncPage`` scheme (newest first): the page after ``after_id`` (older items) or just before
+        ``before_id`` (newer items, still returned newest first). Returns (records, has_more). An anchor id that
+        names nothing in this list is a 404. ``where`` adds SQLAlchemy conditions on the ``resources`` table."""
+        size = clamp_limit(limit, maximum=max_limit)
+        query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_, *where)
+        if parent_id is not None:
+            query = query.where(resources.c.parent_id == parent_id)
+        if not include_archived:
+            query = query.where(resources.c.archived_at.is_(None))
+        newest_first = (resources.c.created_at.desc(), resources.c.id.desc())
+        anchor_id = before_id or after_id
+        if anchor_id:
+            anchor = await self.get(workspace, type_, anchor_id)
+            if anchor is None or (parent_id is not None and anchor.parent_id != parent_id):
+                name = "before_id" if before_id else "after_id"
+                raise NotFound(f"{name}: {anchor_id!r} does not name an item of this list")
+            older = sa.or_(
+                resources.c.created_at < anchor.created_at,
+                sa.and_(resources.c.created_at == anchor.created_at, resources.c.id < anchor.id),
+            )
+            newer = sa.or_(
+                resources.c.created_at > anchor.created_at,
+                sa.and_(resources.c.created_at == anchor.created_at, resources.c.id > anchor.id),
+            )
+            if before_id:
+                # the items just newer than the anchor: read them oldest first, then flip
+                query = query.where(newer).order_by(resources.c.created_at.asc(), resources.c.id.asc())
+            else:
+                query = query.where(older).order_by(*newest_first)
+        else:
+            query = query.order_by(*newest_first)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.limit(size + 1))).all()
+        records = [_record(r) for r in rows[:size]]
+        if before_id:
+            records.reverse()
+        return records, len(rows) > size
 
     async def list_versions(
         self, workspace: str, type_: str, id_: str, *, limit: int | None = None, page: str | None = None

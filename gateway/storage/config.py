@@ -4,6 +4,10 @@
       database_url: sqlite+aiosqlite:////var/lib/litellm-gateway/gateway.db   # or postgresql+asyncpg://user@host/db
       schema: gateway          # PostgreSQL only: tables live in this schema (created if missing)
       echo: false              # log every SQL statement
+      blob_dir: /var/lib/litellm-gateway/blobs   # file contents and skill zips (default: <data dir>/blobs)
+      secret_key: os.environ/GATEWAY_SECRET_KEY  # encrypts vault credentials at rest (Fernet key, urlsafe base64)
+
+Without ``secret_key`` a key is generated on first start into ``<data dir>/secret.key`` (mode 0600) and reused.
 
 Without a ``storage:`` section the database is a SQLite file in the user's data directory
 (``platformdirs.user_data_dir("litellm-gateway")/gateway.db``, e.g. ``~/.local/share/litellm-gateway/gateway.db``).
@@ -23,7 +27,7 @@ import platformdirs
 from gateway.settings import ConfigError, ValueParser
 
 APP_NAME = "litellm-gateway"
-KNOWN_KEYS = ("database_url", "schema", "echo")
+KNOWN_KEYS = ("database_url", "schema", "echo", "blob_dir", "secret_key")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -33,15 +37,20 @@ class StorageConfig:
     database_url: str
     schema: str | None = None
     echo: bool = False
+    blob_dir: Path = Path()
+    secret_key: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
 
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
 def default_database_url() -> str:
-    data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    return f"sqlite+aiosqlite:///{data_dir / 'gateway.db'}"
+    return f"sqlite+aiosqlite:///{data_dir() / 'gateway.db'}"
 
 
 def parse_storage(raw: Mapping[str, Any], *, environ: Mapping[str, str] | None = None) -> StorageConfig:
@@ -60,4 +69,8 @@ def parse_storage(raw: Mapping[str, Any], *, environ: Mapping[str, str] | None =
         if url.startswith("sqlite"):
             raise ConfigError("storage.schema: only supported with PostgreSQL")
     echo = parser.boolean(section["echo"], "storage.echo") if section.get("echo") is not None else False
-    return StorageConfig(database_url=url, schema=schema, echo=echo)
+    blob_dir = data_dir() / "blobs"
+    if section.get("blob_dir") is not None:
+        blob_dir = parser.path(section["blob_dir"], "storage.blob_dir")
+    secret_key = parser.optional_string(section.get("secret_key"), "storage.secret_key")
+    return StorageConfig(database_url=url, schema=schema, echo=echo, blob_dir=blob_dir, secret_key=secret_key)

@@ -8,11 +8,12 @@ from typing import Any
 
 from gateway import services
 from gateway.settings import Settings
-from gateway.storage.config import parse_storage
+from gateway.storage.config import StorageConfig, parse_storage
 from gateway.storage.db import create_engine, migrate
 from gateway.storage.store import Store
 
 STATE = "storage"
+CONFIG_STATE = "storage_config"
 DEFAULT_WORKSPACE = "default"
 
 
@@ -23,7 +24,7 @@ async def storage_service(settings: Settings) -> AsyncIterator[Mapping[str, Any]
     engine = create_engine(config)
     try:
         await migrate(engine, config)
-        yield {STATE: Store(engine)}
+        yield {STATE: Store(engine), CONFIG_STATE: config}
     finally:
         await engine.dispose()
 
@@ -31,6 +32,12 @@ async def storage_service(settings: Settings) -> AsyncIterator[Mapping[str, Any]
 def store() -> Store:
     """The store of the current request."""
     value: Store = services.from_request(STATE)
+    return value
+
+
+def storage_config() -> StorageConfig:
+    """The parsed ``storage:`` section of the current request's app (blob directory, secret key)."""
+    value: StorageConfig = services.from_request(CONFIG_STATE)
     return value
 
 

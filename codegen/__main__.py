@@ -1,13 +1,13 @@
-"""python -m codegen {import,map,check,clients,scaffold,drift,sdk-rows}"""
+"""python -m codegen {import,map,check,clients,links,scaffold,drift,sdk-rows}"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from codegen import clients, handlers, implementation_map
+from codegen import clients, handlers, implementation_map, links
 from codegen.catalogue import Row, parse, render_table
-from codegen.spec import CATALOGUE, ROOT, SPEC, import_catalogue, load_yaml
+from codegen.spec import CATALOGUE, ROOT, SPEC, dump_yaml, import_catalogue, load_yaml
 
 README = ROOT / "README.md"
 
@@ -48,6 +48,14 @@ def _clients(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _links(_args: argparse.Namespace) -> int:
+    spec = load_yaml(SPEC)
+    total = links.apply(spec)
+    SPEC.write_text(dump_yaml(spec), encoding="utf-8")
+    print(f"wrote {total} link(s) from create operations into {SPEC.name}")
+    return 0
+
+
 def _scaffold(_args: argparse.Namespace) -> int:
     for oid in handlers.scaffold(load_yaml(SPEC)):
         print(f"  + {oid}")
@@ -60,6 +68,8 @@ def _drift(_args: argparse.Namespace) -> int:
     added, _text = import_catalogue(write=False)
     if added:
         failures.append(f"spec is missing catalogue operations: {added}")
+    if links.stale(load_yaml(SPEC)):
+        failures.append("spec links are stale: run python -m codegen links")
     expected = clients.render(load_yaml(SPEC))
     if not clients.OUTPUT.exists() or clients.OUTPUT.read_text(encoding="utf-8") != expected:
         failures.append("gateway_client/_generated.py is stale: run python -m codegen clients")
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p_map.set_defaults(fn=_map)
     sub.add_parser("check", help="spec <-> handlers <-> catalogue consistency").set_defaults(fn=_check)
     sub.add_parser("clients", help="regenerate gateway_client/_generated.py").set_defaults(fn=_clients)
+    sub.add_parser("links", help="write OpenAPI links from create operations").set_defaults(fn=_links)
     sub.add_parser("scaffold", help="add planned (501) handlers for operations without one").set_defaults(fn=_scaffold)
     sub.add_parser("drift", help="fail if spec or client stubs are stale").set_defaults(fn=_drift)
     sub.add_parser("sdk-rows", help="catalogue rows for SDK endpoints not catalogued yet").set_defaults(fn=_sdk_rows)

@@ -89,6 +89,20 @@ def convert(schema: Any) -> Any:
     return out
 
 
+def string_union(schema: Schema) -> Schema:
+    """A parameter typed as a union of strings (``Union[str, datetime]``: ``anyOf [string, date-time string]``) is a
+    string on the wire: ``{type: string}``. (connexion 3.3 reads ``schema["type"]`` of every query parameter.)"""
+    members = schema.get("anyOf") or schema.get("oneOf")
+    if not members or not all(isinstance(m, dict) and m.get("type") == "string" for m in members):
+        return schema
+    out = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
+    out["type"] = "string"
+    formats = {m.get("format") for m in members}
+    if len(formats) == 1 and None not in formats:
+        out["format"] = formats.pop()
+    return out
+
+
 def _tag_of(components: dict[str, Schema], member: Schema) -> str | None:
     ref = member.get("$ref")
     if not isinstance(ref, str) or not ref.startswith(REF_PREFIX):

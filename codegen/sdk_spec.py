@@ -13,7 +13,7 @@ import typing_extensions
 from pydantic import TypeAdapter
 
 from codegen.examples import ExampleBuilder
-from codegen.oas30 import REF_PREFIX, add_discriminators, convert
+from codegen.oas30 import REF_PREFIX, add_discriminators, convert, string_union
 from codegen.sdk import Endpoint, Param, scan
 
 # gateway resource -> (seed category tag, implementation-map group)
@@ -184,7 +184,7 @@ class SdkSpecBuilder:
         }
         params = []
         for kind, wire, p, key in plan["params"]:
-            schema = schemas[key]
+            schema = string_union(schemas[key]) if kind != "path" else schemas[key]
             entry: dict[str, Any] = {
                 "name": wire,
                 "in": kind,

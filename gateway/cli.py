@@ -126,6 +126,9 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.routing.config import parse_routing
 
         parse_routing(settings.raw)  # routing errors stop start-up here, with the field path, not in the lifespan
+        from gateway.storage.config import parse_storage
+
+        parse_storage(settings.raw)  # likewise storage errors
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
@@ -169,6 +172,9 @@ def check_config(args: argparse.Namespace) -> int:
         from gateway.routing.config import parse_routing
 
         routing = parse_routing(settings.raw)
+        from gateway.storage.config import parse_storage
+
+        storage = parse_storage(settings.raw)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     except SpecError as exc:
@@ -187,6 +193,8 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
     groups = ", ".join(f"{name} ({len(deps)})" for name, deps in routing.groups.items())
     print(f"  routing: groups {groups or 'none'}; {len(routing.rules)} rule(s); default {routing.default_group}")
+    secret = "configured" if storage.secret_key else "generated on first start"
+    print(f"  storage: {storage.redacted_url}, blobs in {storage.blob_dir}, vault key {secret}")
     return 0
 
 

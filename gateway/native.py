@@ -280,7 +280,7 @@ def estimate_tokens(body: dict[str, Any]) -> int:
 
 
 @asynccontextmanager
-async def native_service(settings: Settings) -> AsyncIterator[Mapping[str, Any]]:
+async def native_service(settings: Settings, _state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
     """Lifespan factory: parse the routing config, open the upstream session."""
     config = parse_routing(settings.raw)
     if config.needs_litellm:

@@ -1,7 +1,9 @@
 """Long-lived services (upstream clients, routers, sinks) owned by the app's lifespan.
 
-Each feature contributes one factory to ``FACTORIES``: given the settings, an async context manager that starts its
-service and yields the entries it adds to the lifespan state (``scope["state"]``). Handlers reach them through
+Each feature contributes one factory: given the settings and the state the services before it yielded, an async
+context manager that starts its service and yields the entries it adds to the lifespan state (``scope["state"]``).
+A service that needs another (the batch runner needs the store and the native router) comes after it, so it also
+stops before it. Handlers reach them through
 :func:`from_request`. Nothing is created at import time.
 """
 
@@ -15,16 +17,17 @@ from connexion import request as current_request
 
 from gateway.settings import Settings
 
-ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[Mapping[str, Any]]]
+ServiceFactory = Callable[[Settings, Mapping[str, Any]], AbstractAsyncContextManager[Mapping[str, Any]]]
 
 
 def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
     from gateway.native import native_service
     from gateway.proxy.service import proxy_service
+    from gateway.storage.batches import batch_service
     from gateway.storage.service import storage_service
 
-    return (native_service, proxy_service, storage_service)
+    return (native_service, proxy_service, storage_service, batch_service)
 
 
 @asynccontextmanager
@@ -33,7 +36,7 @@ async def started(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     state: dict[str, Any] = {}
     async with AsyncExitStack() as stack:
         for factory in _factories():
-            state.update(await stack.enter_async_context(factory(settings)))
+            state.update(await stack.enter_async_context(factory(settings, state)))
         yield state
 
 

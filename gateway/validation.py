@@ -24,7 +24,6 @@ from starlette.types import Message, Receive, Scope
 
 logger = logging.getLogger(__name__)
 
-MAX_INSTANCE_CHARS = 200
 MAX_MESSAGE_CHARS = 400
 MAX_COMPILED = 4096
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -105,6 +104,7 @@ class _Converter:
 
 
 _COMPILED: dict[int, tuple[Any, jsonschema_rs.Validator]] = {}
+_BY_CONTENT: dict[bytes, jsonschema_rs.Validator] = {}
 
 
 def compiled_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
@@ -116,9 +116,17 @@ def compiled_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
     entry = _COMPILED.get(id(schema))
     if entry is not None and entry[0] is schema:
         return entry[1]
-    validator = jsonschema_rs.Draft4Validator(
-        oas30_to_json_schema(schema), validate_formats=True, formats={"uuid": is_uuid}
-    )
+    # a second app in the same process (tests) has equal schemas: share their compiled validators, whose native
+    # memory (regexes over large Unicode classes) is the bulk of an app's footprint
+    content = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS, default=str)
+    validator = _BY_CONTENT.get(content)
+    if validator is None:
+        validator = jsonschema_rs.Draft4Validator(
+            oas30_to_json_schema(schema), validate_formats=True, formats={"uuid": is_uuid}
+        )
+        if len(_BY_CONTENT) >= MAX_COMPILED:
+            _BY_CONTENT.clear()
+        _BY_CONTENT[content] = validator
     if len(_COMPILED) >= MAX_COMPILED:  # only reached when many apps are built in one process (tests)
         _COMPILED.clear()
     _COMPILED[id(schema)] = (schema, validator)
@@ -151,17 +159,41 @@ def _rules_out(branch: list[jsonschema_rs.ValidationError], depth: int) -> bool:
 
 
 def describe(error: jsonschema_rs.ValidationError) -> str:
-    """A short message: jsonschema-rs's text (instance shortened) plus `` - 'json.path'`` unless at the root."""
+    """A short message: jsonschema-rs's text plus `` - 'json.path'`` unless at the root. The offending value itself
+    is never quoted (it may be a secret, e.g. a vault credential's token): it is named by its JSON type."""
     error = most_relevant(error)
     message = error.message
     rendered = _render(error.instance)
-    if rendered is not None and len(rendered) > MAX_INSTANCE_CHARS and message.startswith(rendered):
-        message = rendered[:MAX_INSTANCE_CHARS] + "…" + message[len(rendered) :]
+    try:  # jsonschema-rs starts most messages with the instance (its own rendering: key order may differ)
+        leading, end = _DECODER.raw_decode(message)
+    except ValueError:
+        leading, end = None, 0
+    if end and leading == error.instance:
+        message = _json_type(error.instance) + message[end:]
+    elif rendered is not None and len(rendered) > 3 and rendered in message:
+        message = message.replace(rendered, _json_type(error.instance))
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + "…"
     if error.instance_path:
         message += " - '" + ".".join(str(p) for p in error.instance_path) + "'"
     return message
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _json_type(instance: Any) -> str:
+    if isinstance(instance, bool):
+        return "a boolean"
+    if isinstance(instance, int | float):
+        return "a number"
+    if isinstance(instance, str):
+        return "a string"
+    if isinstance(instance, list):
+        return "an array"
+    if instance is None:
+        return "null"
+    return "an object"
 
 
 def _render(instance: Any) -> str | None:
@@ -180,9 +212,20 @@ def parse_json_body(data: bytes) -> Any:
     except UnicodeDecodeError:
         raise BadRequestProblem(detail="request body is not valid UTF-8") from None
     try:  # the stdlib, not orjson: orjson turns integers beyond 64 bits into floats; connexion re-parses with it too
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise BadRequestProblem(detail=f"request body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text) is not None:  # rare: only then pay for the full check
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequestProblem(
+                detail="request body is not valid Unicode: it contains an unpaired UTF-16 surrogate escape"
+            ) from None
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:

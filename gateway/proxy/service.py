@@ -122,7 +122,7 @@ async def _answer(service: ProxyService, request: Any, answer: LocalAnswer) -> A
 
 
 @asynccontextmanager
-async def proxy_service(settings: Settings) -> AsyncIterator[Mapping[str, Any]]:
+async def proxy_service(settings: Settings, _state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
     config = parse_proxy_config(settings)
     accounting = RequestAccounting(prefix=settings.handlers_package + ".")
     store = LocalStore(config.local.data_dir)

@@ -41,6 +41,11 @@ class StorageConfig:
     secret_key: str | None = None
 
     @property
+    def redacted_url(self) -> str:
+        """``database_url`` without its password (for messages and logs)."""
+        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.database_url)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -73,4 +78,18 @@ def parse_storage(raw: Mapping[str, Any], *, environ: Mapping[str, str] | None =
     if section.get("blob_dir") is not None:
         blob_dir = parser.path(section["blob_dir"], "storage.blob_dir")
     secret_key = parser.optional_string(section.get("secret_key"), "storage.secret_key")
+    if secret_key is not None:
+        _check_fernet_key(secret_key)
     return StorageConfig(database_url=url, schema=schema, echo=echo, blob_dir=blob_dir, secret_key=secret_key)
+
+
+def _check_fernet_key(key: str) -> None:
+    """A configured vault key must be a Fernet key; the error names the field, never the value."""
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(key.strip().encode("ascii"))
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise ConfigError(
+            "storage.secret_key: not a valid Fernet key (expected 32 bytes in urlsafe base64, 44 characters)"
+        ) from None

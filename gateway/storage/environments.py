@@ -88,7 +88,11 @@ async def archive(store: Store, workspace: str, environment_id: str) -> dict[str
 
 
 async def delete(store: Store, workspace: str, environment_id: str) -> dict[str, Any]:
-    return await KIND.delete(store, workspace, environment_id)
+    from gateway.storage import environment_work  # (it imports this module for KIND)
+
+    deleted = await KIND.delete(store, workspace, environment_id)
+    await environment_work.purge(store, workspace, environment_id)
+    return deleted
 
 
 async def list_environments(

@@ -18,7 +18,7 @@ DEFAULT_WORKSPACE = "default"
 
 
 @asynccontextmanager
-async def storage_service(settings: Settings) -> AsyncIterator[Mapping[str, Any]]:
+async def storage_service(settings: Settings, _state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
     """Parse ``storage:``, open the engine, run the migrations; dispose of the engine on shutdown."""
     config = parse_storage(settings.raw)
     engine = create_engine(config)

@@ -33,7 +33,7 @@ def rfc3339(value: datetime | None) -> str | None:
     """A stored (naive UTC) timestamp as RFC 3339 with microseconds and ``Z``."""
     if value is None:
         return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.isoformat(timespec="microseconds") + "Z"  # (strftime's %Y does not pad years below 1000)
 
 
 def parse_rfc3339(value: str) -> datetime | None:
@@ -79,7 +79,8 @@ class StaleVersion(Conflict):
         super().__init__(f"{id_} is being updated concurrently; retry the request")
 
 
-def _record(row: Any) -> Record:
+def record_of(row: Any) -> Record:
+    """A ``resources`` row as a :class:`Record`."""
     return Record(
         id=row.id,
         workspace=row.workspace,
@@ -214,7 +215,7 @@ class Store:
                     )
                 )
             ).first()
-        return None if row is None else _record(row)
+        return None if row is None else record_of(row)
 
     async def get_version(self, workspace: str, type_: str, id_: str, version: int) -> tuple[Record, Record] | None:
         """(the resource, its snapshot at ``version`` as a Record) or None."""
@@ -269,7 +270,7 @@ class Store:
         query = query.order_by(resources.c.created_at.desc(), resources.c.id.desc()).limit(size + 1)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        records = [_record(r) for r in rows[:size]]
+        records = [record_of(r) for r in rows[:size]]
         next_page = None
         if len(rows) > size:
             last = records[-1]
@@ -322,7 +323,7 @@ class Store:
             query = query.order_by(*newest_first)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.limit(size + 1))).all()
-        records = [_record(r) for r in rows[:size]]
+        records = [record_of(r) for r in rows[:size]]
         if before_id:
             records.reverse()
         return records, len(rows) > size

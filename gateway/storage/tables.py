@@ -33,3 +33,20 @@ resource_versions = sa.Table(
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Column("doc", JSONDoc, nullable=False),
 )
+
+# Append-only event logs (session events): one row per event, ``seq`` increasing per stream without gaps, assigned
+# at insert (a unique violation on (stream_id, seq) means a concurrent writer won: retry with the next number).
+# ``type`` and ``thread_id`` are copies of the document's fields, for filtering in SQL.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("workspace", sa.String(255), nullable=False),
+    sa.Column("stream_id", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("thread_id", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("doc", JSONDoc, nullable=False),
+    sa.UniqueConstraint("stream_id", "seq", name="uq_events_stream_seq"),
+)

@@ -87,6 +87,21 @@ def test_spec_has_no_openapi_31_constructs() -> None:
     assert not re.search(r"type:\s*\n\s*- ", text)
 
 
+def test_every_parameter_has_a_type() -> None:
+    """connexion 3.3 reads ``schema["type"]`` of every parameter when parsing a request: an untyped one (an
+    ``anyOf`` of strings) turned every request carrying it into a 500 before the handler."""
+    shared = SPEC_DOC["components"].get("parameters", {})
+    untyped = []
+    for key, (_method, _path, op) in OPS.items():
+        for param in op.get("parameters", []):
+            if "$ref" in param:
+                param = shared[param["$ref"].rsplit("/", 1)[-1]]
+            schema = param.get("schema", {})
+            if "type" not in schema and "$ref" not in schema:
+                untyped.append(f"{key} {param['name']}")
+    assert untyped == []
+
+
 def test_no_drift_between_catalogue_spec_clients_and_readme() -> None:
     added, _text = import_catalogue(write=False)
     assert added == []

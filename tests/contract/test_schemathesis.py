@@ -2,7 +2,9 @@
 
 The only excusals live in the spec itself: an operation marked ``x-planned: true`` answers 501 by design, so it is
 excused from ``not_a_server_error`` and from nothing else; a WebSocket operation (``x-websocket: true``) answers plain
-HTTP with its documented 426, so it is excused from ``positive_data_acceptance`` and from nothing else.
+HTTP with its documented 426, so it is excused from ``positive_data_acceptance`` and from nothing else; an operation
+with ``x-semantic-validation: <rule>`` enforces a rule JSON Schema cannot express (a skill upload must contain a
+SKILL.md), so ``positive_data_acceptance`` also accepts its 400 (and every other check stays on).
 
 Cost control, not a loosened check: schemathesis' *coverage* phase enumerates boundary cases of every subschema at
 collection time, which takes minutes for request bodies that reference hundreds of schemas (the Messages request
@@ -27,6 +29,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from codegen.spec import SPEC, load_yaml, operations
 from gateway.app import create_app
 from gateway.settings import settings_from_mapping
+from tests.contract._checks import semantic_operation_configs
 from tests.contract._stats import SCHEMATHESIS_CASES
 
 KEY = "sk-gw-test-schemathesis-0123456789"
@@ -52,8 +55,11 @@ def _heavy_bodies() -> list[tuple[str, str]]:
 CONFIG = schemathesis.Config.from_dict(
     {
         "operations": [
-            {"include-method": method, "include-path": path, "phases": {"coverage": {"enabled": False}}}
-            for method, path in _heavy_bodies()
+            *(
+                {"include-method": method, "include-path": path, "phases": {"coverage": {"enabled": False}}}
+                for method, path in _heavy_bodies()
+            ),
+            *semantic_operation_configs(),
         ]
     }
 )

@@ -109,6 +109,17 @@ def test_check_config_fails_on_a_missing_spec(
     assert "gateway.spec_path" in capsys.readouterr().err
 
 
+def test_check_config_reads_the_storage_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "storage.yaml"
+    config.write_text("storage:\n  database_url: postgresql+asyncpg://app:hunter2@127.0.0.1/test\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "storage: postgresql+asyncpg://app:***@127.0.0.1/test" in out and "hunter2" not in out
+    config.write_text("storage:\n  database_url: mysql://db/x\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert "storage.database_url: must start with" in capsys.readouterr().err
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

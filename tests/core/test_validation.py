@@ -112,7 +112,41 @@ def test_describe_picks_the_branch_the_client_meant() -> None:
     }
     error = next(compiled_validator(schema).iter_errors({"type": "number", "value": "x"}))
     assert isinstance(error, jsonschema_rs.ValidationError)
-    assert describe(error) == '"x" is not of type "number" - \'value\''
+    assert describe(error) == "a string is not of type \"number\" - 'value'"
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        {"auth": {"type": "bogus", "token": "tok-SECRET-1"}},
+        {"auth": {"token": "tok-SECRET-1", "type": "bogus"}},
+        {"auth": {"type": "bearer", "token": 9876543210123}},
+        {"auth": {"type": "bearer", "token": "tok-SECRET-1-" + "x" * 300}},
+    ],
+)
+def test_describe_never_quotes_the_offending_value(instance: dict[str, object]) -> None:
+    """Write-only fields (vault credential tokens) may be what failed validation: the message names the place and
+    the JSON type, never the value."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "auth": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["type", "token"],
+                        "properties": {"type": {"enum": ["bearer"]}, "token": {"type": "string", "maxLength": 64}},
+                    }
+                ]
+            }
+        },
+    }
+    errors = list(compiled_validator(schema).iter_errors(instance))
+    assert errors
+    for error in errors:
+        message = describe(error)
+        assert "SECRET" not in message and "9876543210123" not in message, message
+        assert "'auth" in message
 
 
 def test_validator_map_keeps_a_media_type_dict() -> None:

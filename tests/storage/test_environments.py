@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.storage.conftest import KEY_B, sdk
+from tests.storage.conftest import KEY_B, http, sdk
 
 
 def _all(first: Any) -> list[list[Any]]:
@@ -87,3 +87,15 @@ def test_environment_tenant_isolation(gateway: str) -> None:
     assert [e.id for e in alice.beta.environments.list().data] == [env.id]
     assert [e.id for e in bob.beta.environments.list().data] == [bob_env.id]
     assert alice.beta.environments.retrieve(env.id).name == "private"
+
+
+def test_unpaired_surrogate_escape_is_a_400_not_a_500(gateway: str) -> None:
+    """``"\\ud800"`` is valid JSON but not Unicode: neither the schema validator nor PostgreSQL can take it."""
+    client = http(gateway)
+    raw = b'{"name": "x", "scope": "\\ud800"}'
+    response = client.post("/v1/environments", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "unpaired UTF-16 surrogate" in response.json()["error"]["message"]
+    paired = b'{"name": "smile \\ud83d\\ude00"}'
+    response = client.post("/v1/environments", content=paired, headers={"content-type": "application/json"})
+    assert response.status_code == 200 and response.json()["name"] == "smile \U0001f600"

@@ -1,0 +1,99 @@
+"""OpenAPI links from each CUSTOM create operation to the operations on the item it created.
+
+A create is a ``POST`` on a collection path (``/v1/vaults``, ``/v1/vaults/{vault_id}/credentials``) whose success
+response has an ``id``. Every operation under ``<collection>/{param}`` whose other path parameters the create request
+already has gets a link: ``param`` from ``$response.body#/id``, the others from ``$request.path.<name>``. Clients and
+schemathesis' stateful phase follow them (create -> retrieve / update / archive / delete / children)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from codegen.spec import operations
+
+Doc = dict[str, Any]
+_PARAM = re.compile(r"\{([^}]+)\}")
+
+
+def _resolve(doc: Doc, node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _success(op: Doc) -> tuple[str, Doc] | None:
+    for status in ("200", "201"):
+        response = (op.get("responses") or {}).get(status)
+        if isinstance(response, dict):
+            return status, response
+    return None
+
+
+def _streams(op: Doc) -> bool:
+    found = _success(op)
+    return found is not None and "text/event-stream" in (found[1].get("content") or {})
+
+
+def _returns_id(doc: Doc, response: Doc) -> bool:
+    schema = _resolve(doc, ((response.get("content") or {}).get("application/json") or {}).get("schema"))
+    return isinstance(schema, dict) and "id" in (schema.get("properties") or {})
+
+
+def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
+    """operationId of each create -> its links (name -> link object)."""
+    ops = operations(doc)
+    out: dict[str, dict[str, Doc]] = {}
+    for method, path, op in ops.values():
+        if method != "post" or path.endswith("}") or op.get("x-implementation") != "custom":
+            continue
+        found = _success(op)
+        if found is None or not _returns_id(doc, found[1]):
+            continue
+        known = set(_PARAM.findall(path))
+        links: dict[str, Doc] = {}
+        for _m, target_path, target in ops.values():
+            match = re.match(re.escape(path) + r"/\{([^}]+)\}(/|$)", target_path)
+            if match is None or target.get("x-websocket") or target.get("x-implementation") != "custom":
+                continue
+            if _streams(target):  # an SSE stream does not end: no link to follow in a scenario
+                continue
+            item = match.group(1)
+            needed = set(_PARAM.findall(target_path)) - {item}
+            if not needed <= known:
+                continue
+            parameters = {item: "$response.body#/id", **{name: f"$request.path.{name}" for name in sorted(needed)}}
+            links[target["operationId"]] = {"operationId": target["operationId"], "parameters": parameters}
+        if links:
+            out[op["operationId"]] = links
+    return out
+
+
+def apply(doc: Doc) -> int:
+    """Write the expected links into ``doc`` (replacing any previous ones); the number of links."""
+    expected = expected_links(doc)
+    total = 0
+    for _method, _path, op in operations(doc).values():
+        found = _success(op)
+        if found is None:
+            continue
+        links = expected.get(op.get("operationId", ""))
+        if links:
+            found[1]["links"] = links
+            total += len(links)
+        else:
+            found[1].pop("links", None)
+    return total
+
+
+def stale(doc: Doc) -> bool:
+    """Whether ``doc``'s links differ from the expected ones."""
+    expected = expected_links(doc)
+    for _method, _path, op in operations(doc).values():
+        found = _success(op)
+        if found is not None and found[1].get("links") != expected.get(op.get("operationId", "")):
+            return True
+    return False

@@ -1,0 +1,29 @@
+"""Request-side helpers shared by several handler modules (they read the current request / app state)."""
+
+from __future__ import annotations
+
+from connexion import request
+from starlette.responses import StreamingResponse
+
+from gateway.storage import secrets, sessions
+from gateway.storage.service import storage_config, store, workspace
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def seal_secret(token: str) -> str:
+    """Encrypt a write-only secret (a repository token) with the storage's secret key."""
+    return secrets.encrypt(storage_config(), token)
+
+
+async def event_stream(session_id: str, thread_id: str | None = None) -> StreamingResponse:
+    """The event stream of a session (or of one of its threads), resumable with ``Last-Event-ID``."""
+    body = await sessions.open_stream(
+        store(),
+        workspace(),
+        session_id,
+        last_event_id=request.headers.get("last-event-id"),
+        thread_id=thread_id,
+        disconnected=request.is_disconnected,
+    )
+    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)

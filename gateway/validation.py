@@ -18,9 +18,11 @@ import jsonschema_rs
 import orjson
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, MultiPartFormDataValidator, ParameterValidator
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope
+
+from gateway.middleware import UPLOAD_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -315,9 +317,30 @@ class GatewayParameterValidator(ParameterValidator):  # type: ignore[misc]
         return f"invalid {parameter_type} parameter '{name}': {first}"
 
 
+class StreamingUploadValidator(MultiPartFormDataValidator):  # type: ignore[misc]
+    """connexion's multipart validator keeps every ``http.request`` message of the body in a list while it
+    validates, then replays them: a 500 MB upload would sit in memory. The upload operations
+    (``gateway.middleware.UPLOAD_PATH``: files, skills, skill versions) pass through untouched instead; their
+    handlers check the parts themselves, and starlette's parser spools each file part to disk after 1 MiB.
+    Other multipart operations keep the stock validation."""
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        if UPLOAD_PATH.match(str(scope.get("path", ""))) is not None:
+            return receive, scope
+        result: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
+        return result
+
+
 def validator_map() -> dict[str, Any]:
-    """The ``validator_map`` for ``add_api``: jsonschema-rs for every JSON media type, stock validators otherwise."""
+    """The ``validator_map`` for ``add_api``: jsonschema-rs for every JSON media type, non-buffering uploads, stock
+    validators otherwise."""
     return {
-        "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": RustJSONBodyValidator}),
+        "body": MediaTypeDict(
+            {
+                **VALIDATOR_MAP["body"],
+                "*/*json": RustJSONBodyValidator,
+                "multipart/form-data": StreamingUploadValidator,
+            }
+        ),
         "parameter": GatewayParameterValidator,
     }

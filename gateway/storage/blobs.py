@@ -12,13 +12,11 @@ The interface is deliberately small so an object store can implement it later:
 The directory store is :class:`DirectoryBlobStore` (``storage.blob_dir``); :func:`blob_store` gives the one of the
 current request's app.
 
-Uploads: connexion 3.3's stock multipart body validator keeps every ``http.request`` message of the body in a list
-while it validates, then replays them: the whole upload would sit in memory. :func:`stream_multipart_uploads`
-makes it pass the upload routes (``gateway.middleware.UPLOAD_PATH``) through untouched; the handlers validate the
-parts themselves. connexion's argument decorator still parses the form before the handler runs (starlette's
-``MultiPartParser``: every file part is a ``SpooledTemporaryFile`` that rolls over to disk after 1 MiB), and the
-handlers copy those parts chunk by chunk into the blob store. Memory per upload is bounded by ~1 MiB per part.
-TODO(lead): register a non-buffering multipart validator in ``gateway.validation.validator_map`` and drop the patch.
+Uploads: the upload routes skip connexion's buffering multipart validator
+(``gateway.validation.StreamingUploadValidator``); the handlers validate the parts themselves. connexion's argument
+decorator still parses the form before the handler runs (starlette's ``MultiPartParser``: every file part is a
+``SpooledTemporaryFile`` that rolls over to disk after 1 MiB), and the handlers copy those parts chunk by chunk into
+the blob store. Memory per upload is bounded by ~1 MiB per part.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -176,31 +174,3 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "download"
     encoded = quote(filename.encode("utf-8", "replace"), safe="")
     return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
-
-
-# --- streamed multipart uploads ----------------------------------------------------------------------------------
-_PATCHED = "_gateway_streamed_uploads"
-
-
-def stream_multipart_uploads(is_upload_path: Callable[[str], bool] | None = None) -> None:
-    """Make connexion's multipart body validator pass upload routes through without buffering (idempotent)."""
-    from connexion.validators import MultiPartFormDataValidator
-
-    if getattr(MultiPartFormDataValidator, _PATCHED, False):
-        return
-    if is_upload_path is None:
-        from gateway.middleware import UPLOAD_PATH
-
-        def is_upload_path(path: str) -> bool:
-            return UPLOAD_PATH.match(path) is not None
-
-    original = MultiPartFormDataValidator.wrap_receive
-    matches = is_upload_path
-
-    async def wrap_receive(self: Any, receive: Any, *, scope: Any) -> Any:
-        if matches(str(scope.get("path", ""))):
-            return receive, scope  # validated by the handler, parts spooled by starlette (not held in memory)
-        return await original(self, receive, scope=scope)
-
-    MultiPartFormDataValidator.wrap_receive = wrap_receive
-    setattr(MultiPartFormDataValidator, _PATCHED, True)

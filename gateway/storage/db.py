@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gateway.storage import jsoncodec
 from gateway.storage.config import StorageConfig
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(config: StorageConfig) -> AsyncEngine:
     url = make_url(config.database_url)
-    kwargs: dict[str, Any] = {"echo": config.echo}
+    kwargs: dict[str, Any] = {
+        "echo": config.echo,
+        "json_serializer": jsoncodec.dumps,
+        "json_deserializer": jsoncodec.loads,
+    }
     if config.is_sqlite:
         database = url.database
         if database and database != ":memory:":

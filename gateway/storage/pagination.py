@@ -1,7 +1,8 @@
 """Cursor pagination as the SDK's ``SyncPageCursor`` expects: ``limit`` + opaque ``page`` in, ``{data, next_page}``
 out. A cursor names the position after the last item of the previous page (its sort key) and the list it belongs
-to. A cursor that is not one of ours, or belongs to another list, names no page: 404 ``not_found_error``. (The docs
-say 400; the contract types ``page`` as any string, so a 400 would reject schema-valid input - see the issue-4 note.)"""
+to. A string not shaped like a cursor (``page_<urlsafe base64>``) is refused by the contract's pattern (400, as the
+docs say); one shaped like a cursor that is not ours, or belongs to another list, names no page: 404
+``not_found_error`` (a 400 would reject input the contract calls valid - see the issue-4 note)."""
 
 from __future__ import annotations
 

@@ -11,10 +11,8 @@ from starlette.responses import StreamingResponse
 
 from gateway.errors import InvalidRequest
 from gateway.storage import files
-from gateway.storage.blobs import blob_store, content_disposition, stream_multipart_uploads, upload_chunks
+from gateway.storage.blobs import blob_store, content_disposition, upload_chunks
 from gateway.storage.service import store, workspace
-
-stream_multipart_uploads()  # before the first request: uploads must not be buffered by the body validator
 
 
 async def list(

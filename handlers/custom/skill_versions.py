@@ -7,10 +7,8 @@ from typing import Any
 from starlette.responses import StreamingResponse
 
 from gateway.storage import skills
-from gateway.storage.blobs import blob_store, content_disposition, stream_multipart_uploads
+from gateway.storage.blobs import blob_store, content_disposition
 from gateway.storage.service import store, workspace
-
-stream_multipart_uploads()  # before the first request: uploads must not be buffered by the body validator
 
 
 async def list(skill_id: str, limit: int | None = None, page: str | None = None, **_: Any) -> dict[str, Any]:

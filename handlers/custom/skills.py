@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.storage import skills
-from gateway.storage.blobs import blob_store, stream_multipart_uploads
+from gateway.storage.blobs import blob_store
 from gateway.storage.service import store, workspace
-
-stream_multipart_uploads()  # before the first request: uploads must not be buffered by the body validator
 
 
 async def list(

@@ -138,11 +138,12 @@ def test_list_parameters_are_checked(gateway: str) -> None:
         huge = client.get("/v1/agents", params={"limit": 10**12})
         assert huge.status_code == 200 and huge.json() == {"data": [], "next_page": None}
         client.post("/v1/agents", json={"model": "claude-haiku-4-5", "name": "one"}).raise_for_status()
-        # a cursor that is not ours (or another list's) names no page: 404 (see the issue-4 note on why not 400)
+        # not even shaped like a cursor: 400 (the contract's pattern); shaped like one but not ours, or another
+        # list's: it names no page, 404 (see the issue-4 note on why not 400)
         bad = client.get("/v1/agents", params={"page": "not-a-cursor"})
-        assert bad.status_code == 404 and bad.json()["error"]["type"] == "not_found_error"
+        assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
         forged = client.get("/v1/agents", params={"page": "page_eyJrIjoiZW52aXJvbm1lbnQ6IiwicCI6W119"})
-        assert forged.status_code == 404
+        assert forged.status_code == 404 and forged.json()["error"]["type"] == "not_found_error"
         assert client.get("/v1/agents", params={"limit": -5}).json()["data"][0]["name"] == "one"
         # a created_at bound that is not a timestamp selects nothing
         when = client.get("/v1/agents", params={"created_at[gte]": "yesterday"})

@@ -140,7 +140,7 @@ def test_work_queue_lifecycle(gateway: str, database: dict[str, Any]) -> None:
     with http(gateway) as raw:  # awkward values never 500
         assert raw.get(f"/v1/environments/{env}/work/work_%00").status_code == 404
         assert raw.get(f"/v1/environments/{env}/work/poll", params={"block_ms": 10**12}).status_code == 200
-        assert raw.get(f"/v1/environments/{env}/work", params={"page": "garbage"}).status_code == 404
+        assert raw.get(f"/v1/environments/{env}/work", params={"page": "garbage"}).status_code == 400
 
     async def refused() -> None:
         store = Store(create_engine(parse_storage({"storage": database})))

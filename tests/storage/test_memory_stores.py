@@ -371,3 +371,21 @@ def test_store_delete_races_memory_writes(database: dict[str, Any]) -> None:
             assert deleted.result().type == "memory_store_deleted"
             assert set(outcomes) <= {"ok", "gone"}
             assert asyncio.run(_rows_under(database, store.id)) == 0
+
+
+def test_nul_in_content_does_not_break_filtered_lists(gateway: str) -> None:
+    """PostgreSQL's JSON operators refuse documents holding ``\\u0000``: lists filtered on a document field must not
+    turn such a document into a 500 for the whole store."""
+    client = http(gateway)
+    store = client.post("/v1/memory_stores", json={"name": "nul"}).json()["id"]
+    created = client.post(f"/v1/memory_stores/{store}/memories", json={"path": "/n.md", "content": "a\u0000b"})
+    assert created.status_code == 200, created.text
+    memory = created.json()["id"]
+    other = client.post(f"/v1/memory_stores/{store}/memories", json={"path": "/o.md", "content": "plain"}).json()["id"]
+    for memory_id in (memory, other):
+        listed = client.get(f"/v1/memory_stores/{store}/memory_versions", params={"memory_id": memory_id})
+        assert listed.status_code == 200, listed.text
+        assert [v["memory_id"] for v in listed.json()["data"]] == [memory_id]
+    by_operation = client.get(f"/v1/memory_stores/{store}/memory_versions", params={"operation": "created"})
+    assert by_operation.status_code == 200 and len(by_operation.json()["data"]) == 2
+    assert client.get(f"/v1/memory_stores/{store}/memories/{memory}").json()["content"] == "a\u0000b"

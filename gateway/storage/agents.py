@@ -11,7 +11,7 @@ from typing import Any
 from gateway.errors import Conflict, NotFound
 from gateway.storage.pagination import page
 from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
-from gateway.storage.store import Record, Store, parse_rfc3339
+from gateway.storage.store import Record, Store
 
 KIND = Kind("agent", "agent", versioned=True)
 TYPE = KIND.type
@@ -23,7 +23,7 @@ _CLEARABLE_SCALARS = ("description", "system", "multiagent")
 
 
 # --- materialisation: request params -> the stored (response-shaped) document ------------------------------------
-def _model(value: Any) -> dict[str, Any]:
+def model_config(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         return {"id": value}
     model = dict(value)
@@ -60,7 +60,7 @@ def _default_config(value: Any, policy: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+def tool_config(tool: Mapping[str, Any]) -> dict[str, Any]:
     kind = tool.get("type")
     if kind == "agent_toolset_20260401":
         default = _default_config(tool.get("default_config"), ALLOW)
@@ -73,7 +73,7 @@ def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     return dict(tool)
 
 
-def _skill(skill: Mapping[str, Any]) -> dict[str, Any]:
+def skill_ref(skill: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(skill)
     if out.get("version") is None:
         out["version"] = "latest"
@@ -129,13 +129,13 @@ class _Refs:
         return out
 
 
-def _compact(value: Any) -> Any:
+def compact(value: Any) -> Any:
     """Nested ``null`` members dropped: every nullable member of these objects is optional, and absent reads the same
     to the SDK (the spec's ``nullable`` + ``oneOf`` members do not accept an explicit null)."""
     if isinstance(value, Mapping):
-        return {k: _compact(v) for k, v in value.items() if v is not None}
+        return {k: compact(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_compact(v) for v in value]
+        return [compact(v) for v in value]
     return value
 
 
@@ -143,15 +143,15 @@ _NESTED = ("model", "tools", "mcp_servers", "skills", "execution_identity", "mul
 
 
 async def _materialise(doc: dict[str, Any], refs: _Refs) -> dict[str, Any]:
-    doc["model"] = _model(doc["model"])
-    doc["tools"] = [_tool(t) for t in doc.get("tools") or []]
+    doc["model"] = model_config(doc["model"])
+    doc["tools"] = [tool_config(t) for t in doc.get("tools") or []]
     doc["mcp_servers"] = [dict(s) for s in doc.get("mcp_servers") or []]
-    doc["skills"] = [_skill(s) for s in doc.get("skills") or []]
+    doc["skills"] = [skill_ref(s) for s in doc.get("skills") or []]
     doc["metadata"] = dict(doc.get("metadata") or {})
     doc["execution_identity"] = dict(doc.get("execution_identity") or SERVICE_ACCOUNT)
     doc["multiagent"] = await refs.multiagent(doc.get("multiagent"))
     for key in _NESTED:
-        doc[key] = _compact(doc[key])
+        doc[key] = compact(doc[key])
     if doc["multiagent"] is None:
         del doc["multiagent"]
     doc.setdefault("description", None)
@@ -227,22 +227,13 @@ async def list_agents(
     created_at_gte: str | None,
     created_at_lte: str | None,
 ) -> dict[str, Any]:
-    """``created_at[gte|lte]`` take RFC 3339 timestamps. A value that is not one selects nothing (an empty page):
-    the contract types them as any string, so refusing with a 400 would reject schema-valid input."""
-    bounds = []
-    for value in (created_at_gte, created_at_lte):
-        parsed = parse_rfc3339(value) if value else None
-        if value and parsed is None:
-            return page([], None)
-        bounds.append(parsed)
     records, next_page = await store.list_resources(
         workspace,
         TYPE,
         limit=limit,
         page=page_cursor,
         include_archived=include_archived,
-        created_gte=bounds[0],
-        created_lte=bounds[1],
+        created={"gte": created_at_gte, "lte": created_at_lte},
     )
     return page([response(r) for r in records], next_page)
 

@@ -220,18 +220,8 @@ async def delete(store: Store, workspace: str, batch_id: str) -> dict[str, Any]:
             f"message batch {batch_id!r} is still {record.doc.get('processing_status')}: only a batch that has ended "
             "can be deleted (cancel it first)"
         )
-    async with store.engine.begin() as conn:
-        owned = (resources.c.workspace == workspace, resources.c.type == KIND.type, resources.c.id == batch_id)
-        gone = await conn.execute(resources.delete().where(*owned))
-        if gone.rowcount != 1:
-            raise KIND.not_found(batch_id)
-        await conn.execute(
-            resources.delete().where(
-                resources.c.workspace == workspace,
-                resources.c.type == REQUEST_TYPE,
-                resources.c.parent_id == batch_id,
-            )
-        )
+    if not await store.delete_tree(workspace, KIND.type, batch_id, (REQUEST_TYPE,)):
+        raise KIND.not_found(batch_id)
     return {"id": batch_id, "type": "message_batch_deleted"}
 
 

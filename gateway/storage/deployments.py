@@ -16,18 +16,16 @@ record. GitHub ``authorization_token`` values are write-only in the API; this ga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
 from gateway.errors import InvalidRequest, NotFound
 from gateway.storage import agents, environments
-from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor, page
+from gateway.storage.pagination import page
 from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
-from gateway.storage.store import Record, Store, parse_rfc3339, record_of, rfc3339, valid_id
+from gateway.storage.store import Record, Store, rfc3339, valid_id
 from gateway.storage.tables import resources
 
 KIND = Kind("deployment", "depl")
@@ -339,12 +337,11 @@ async def list_deployments(
         shown = "active" if record.archived_at is not None else record.doc.get("status")
         return bool(shown == status)
 
-    records, next_page = await list_where(
-        store,
+    records, next_page = await store.list_resources(
         workspace,
         KIND.type,
         limit=limit,
-        page_cursor=page_cursor,
+        page=page_cursor,
         include_archived=include_archived,
         created={"gte": created_at_gte, "lte": created_at_lte},
         predicate=wanted,
@@ -419,12 +416,11 @@ async def list_runs(
         where.append(error_type.is_(None))
     if trigger_type is not None:
         where.append(resources.c.doc[("trigger_context", "type")].as_string() == trigger_type)
-    records, next_page = await list_where(
-        store,
+    records, next_page = await store.list_resources(
         workspace,
         RUN.type,
         limit=limit,
-        page_cursor=page_cursor,
+        page=page_cursor,
         include_archived=True,
         created=created,
         where=where,
@@ -432,81 +428,3 @@ async def list_runs(
         cursor_key=f"{deployment_id}|{has_error}|{trigger_type}",
     )
     return page([run_response(r) for r in records], next_page)
-
-
-# --- listing with conditions (a generic helper: Store.list_resources plus SQL conditions and bounds) ------------------
-_BOUNDS = {
-    "gt": lambda c, v: c > v,
-    "gte": lambda c, v: c >= v,
-    "lt": lambda c, v: c < v,
-    "lte": lambda c, v: c <= v,
-}
-
-
-async def list_where(
-    store: Store,
-    workspace: str,
-    type_: str,
-    *,
-    limit: int | None,
-    page_cursor: str | None,
-    include_archived: bool,
-    created: Mapping[str, str | None],
-    where: Sequence[Any] = (),
-    predicate: Callable[[Record], bool] | None = None,
-    max_limit: int = 100,
-    cursor_key: str = "",
-) -> tuple[list[Record], str | None]:
-    """Newest first with ``page`` cursors (``{data, next_page}``); ``created`` maps gt/gte/lt/lte to RFC 3339 bounds
-    (a value that is not a timestamp selects nothing); ``where`` adds SQL conditions on the ``resources`` table,
-    ``predicate`` a Python one (rows are then read in chunks until the page is full). A cursor only continues the
-    list (type + ``cursor_key``) that produced it, else 404 (see gateway.storage.pagination)."""
-    size = clamp_limit(limit, maximum=max_limit)
-    kind = f"{type_}:where:{cursor_key}"
-    after = decode_cursor(page_cursor, kind)
-    position = _position(after) if after is not None else None
-    query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_, *where)
-    if not include_archived:
-        query = query.where(resources.c.archived_at.is_(None))
-    for op, value in created.items():
-        if not value:
-            continue
-        bound = parse_rfc3339(value)
-        if bound is None:
-            return [], None
-        query = query.where(_BOUNDS[op](resources.c.created_at, bound))
-    chunk = size + 1 if predicate is None else max(size + 1, 200)
-    found: list[Record] = []
-    while len(found) <= size:
-        step = query
-        if position is not None:
-            step = step.where(
-                sa.or_(
-                    resources.c.created_at < position[0],
-                    sa.and_(resources.c.created_at == position[0], resources.c.id < position[1]),
-                )
-            )
-        step = step.order_by(resources.c.created_at.desc(), resources.c.id.desc()).limit(chunk)
-        async with store.engine.connect() as conn:
-            rows = (await conn.execute(step)).all()
-        for row in rows:
-            record = record_of(row)
-            if predicate is None or predicate(record):
-                found.append(record)
-        if len(rows) < chunk:
-            break
-        position = (rows[-1].created_at, rows[-1].id)
-    records = found[:size]
-    next_page = None
-    if len(found) > size:
-        next_page = encode_cursor(kind, [records[-1].created_at.isoformat(), records[-1].id])
-    return records, next_page
-
-
-def _position(key: list[Any]) -> tuple[datetime, str]:
-    if len(key) != 2 or not all(isinstance(k, str) and valid_id(k) for k in key):
-        raise bad_cursor()
-    try:
-        return datetime.fromisoformat(key[0]), key[1]
-    except ValueError:
-        raise bad_cursor() from None

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.errors import Conflict, InvalidRequest
 from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor, page
 from gateway.storage.resource import Kind, patch_metadata, timestamps
-from gateway.storage.store import Record, Store, parse_rfc3339, record_of, rfc3339, utcnow, valid_id
+from gateway.storage.store import Record, Store, record_of, rfc3339, utcnow, valid_id
 from gateway.storage.tables import resources
 
 STORE = Kind("memory_store", "memstore")
@@ -291,23 +291,9 @@ async def archive_store(store: Store, workspace: str, store_id: str) -> dict[str
 
 async def delete_store(store: Store, workspace: str, store_id: str) -> dict[str, Any]:
     """The store with all its memories, versions and path claims, in one transaction."""
-    await STORE.get(store, workspace, store_id)
-    async with store.engine.begin() as conn:
-        # the store row first: it waits for memory writes in flight (they hold its lock), and later ones find no store
-        gone = await conn.execute(
-            resources.delete().where(
-                resources.c.id == store_id, resources.c.workspace == workspace, resources.c.type == STORE.type
-            )
-        )
-        if gone.rowcount != 1:
-            raise STORE.not_found(store_id)
-        await conn.execute(
-            resources.delete().where(
-                resources.c.workspace == workspace,
-                resources.c.parent_id == store_id,
-                resources.c.type.in_((MEMORY.type, VERSION.type, PATH_CLAIM)),
-            )
-        )
+    # the store row goes first: it waits for memory writes in flight (they hold its lock); later ones find no store
+    if not await store.delete_tree(workspace, STORE.type, store_id, (MEMORY.type, VERSION.type, PATH_CLAIM)):
+        raise STORE.not_found(store_id)
     return {"id": store_id, "type": "memory_store_deleted"}
 
 
@@ -321,30 +307,15 @@ async def list_stores(
     created_at_gte: str | None,
     created_at_lte: str | None,
 ) -> dict[str, Any]:
-    bounds = _bounds(created_at_gte, created_at_lte)
-    if bounds is None:
-        return page([], None)
     records, next_page = await store.list_resources(
         workspace,
         STORE.type,
         limit=limit,
         page=page_cursor,
         include_archived=include_archived,
-        created_gte=bounds[0],
-        created_lte=bounds[1],
+        created={"gte": created_at_gte, "lte": created_at_lte},
     )
     return page([store_response(r) for r in records], next_page)
-
-
-def _bounds(gte: str | None, lte: str | None) -> tuple[datetime | None, datetime | None] | None:
-    """Parsed ``created_at[gte|lte]``; None when one is not an RFC 3339 timestamp (it selects nothing)."""
-    out: list[datetime | None] = []
-    for value in (gte, lte):
-        parsed = parse_rfc3339(value) if value else None
-        if value and parsed is None:
-            return None
-        out.append(parsed)
-    return out[0], out[1]
 
 
 # --- memories ---------------------------------------------------------------------------------------------------
@@ -678,10 +649,6 @@ async def list_versions(
     """Newest first. Filters that name nothing (or are not timestamps, for ``created_at``) select nothing."""
     await STORE.get(store, workspace, store_id)
     chosen = _view(view, "basic")
-    size = clamp_limit(limit, maximum=FULL_VIEW_LIMIT if chosen == "full" else 100)
-    kind = f"memory_versions:{store_id}"
-    after = decode_cursor(page_cursor, kind)
-    bounds = _bounds(created_at_gte, created_at_lte)
     actors = [
         f"{kind_}:{value}"
         for kind_, value in (
@@ -692,51 +659,25 @@ async def list_versions(
         if value is not None
     ]
     texts = [t for t in (memory_id, operation, *actors) if t is not None]
-    if bounds is None or not all(valid_id(t) for t in texts) or len(set(actors)) > 1:
+    if not all(valid_id(t) for t in texts) or len(set(actors)) > 1:
         return page([], None)
-    where: list[Any] = [
-        resources.c.workspace == workspace,
-        resources.c.type == VERSION.type,
-        resources.c.parent_id == store_id,
-    ]
+    where: list[Any] = []
     if memory_id is not None:
         where.append(resources.c.doc["memory_id"].as_string() == memory_id)
     if operation is not None:
         where.append(resources.c.doc["operation"].as_string() == operation)
     if actors:
         where.append(resources.c.doc["_by"].as_string() == actors[0])
-    if bounds[0] is not None:
-        where.append(resources.c.created_at >= bounds[0])
-    if bounds[1] is not None:
-        where.append(resources.c.created_at <= bounds[1])
-    if after is not None:
-        created, last_id = _position(after)
-        where.append(
-            sa.or_(
-                resources.c.created_at < created,
-                sa.and_(resources.c.created_at == created, resources.c.id < last_id),
-            )
-        )
-    query = (
-        sa.select(resources)
-        .where(*where)
-        .order_by(resources.c.created_at.desc(), resources.c.id.desc())
-        .limit(size + 1)
+    records, next_page = await store.list_resources(
+        workspace,
+        VERSION.type,
+        limit=limit,
+        page=page_cursor,
+        include_archived=True,
+        parent_id=store_id,
+        created={"gte": created_at_gte, "lte": created_at_lte},
+        where=where,
+        max_limit=FULL_VIEW_LIMIT if chosen == "full" else 100,
+        cursor_key="versions",
     )
-    async with store.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    records = [record_of(r) for r in rows[:size]]
-    next_page = None
-    if len(rows) > size:
-        next_page = encode_cursor(kind, [records[-1].created_at.isoformat(), records[-1].id])
     return page([version_response(r, chosen) for r in records], next_page)
-
-
-def _position(key: Sequence[Any]) -> tuple[datetime, str]:
-    if len(key) != 2 or not all(isinstance(k, str) and valid_id(k) for k in key):
-        raise bad_cursor()
-    try:
-        created = datetime.fromisoformat(key[0])
-    except ValueError:
-        raise bad_cursor() from None
-    return created, key[1]

@@ -125,18 +125,18 @@ async def _resolve_agent(store: Store, workspace: str, ref: Any) -> dict[str, An
         if "model" in ref:
             if ref["model"] is None:
                 raise InvalidRequest("agent.model: agent_model_required (the model cannot be cleared)")
-            snapshot["model"] = agents._model(ref["model"])
+            snapshot["model"] = agents.model_config(ref["model"])
         if "system" in ref:
             snapshot["system"] = ref["system"]
         if "tools" in ref:
-            snapshot["tools"] = [agents._tool(t) for t in ref["tools"] or []]
+            snapshot["tools"] = [agents.tool_config(t) for t in ref["tools"] or []]
         if "mcp_servers" in ref:
             snapshot["mcp_servers"] = [dict(s) for s in ref["mcp_servers"] or []]
         if "skills" in ref:
-            snapshot["skills"] = [agents._skill(s) for s in ref["skills"] or []]
+            snapshot["skills"] = [agents.skill_ref(s) for s in ref["skills"] or []]
     for key in ("model", "tools", "mcp_servers", "skills", "execution_identity", "multiagent"):
         if key in snapshot:
-            snapshot[key] = agents._compact(snapshot[key])
+            snapshot[key] = agents.compact(snapshot[key])
     return snapshot
 
 
@@ -281,9 +281,9 @@ async def update(store: Store, workspace: str, session_id: str, body: Mapping[st
                 raise InvalidRequest("agent: the session is running; interrupt it before changing its agent")
             agent = dict(doc["agent"])
             if "tools" in body["agent"]:
-                agent["tools"] = agents._compact([agents._tool(t) for t in body["agent"]["tools"] or []])
+                agent["tools"] = agents.compact([agents.tool_config(t) for t in body["agent"]["tools"] or []])
             if "mcp_servers" in body["agent"]:
-                agent["mcp_servers"] = agents._compact([dict(s) for s in body["agent"]["mcp_servers"] or []])
+                agent["mcp_servers"] = agents.compact([dict(s) for s in body["agent"]["mcp_servers"] or []])
             doc["agent"] = agent
         if "budget" in body:
             if body["budget"] is None:

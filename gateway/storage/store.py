@@ -50,7 +50,13 @@ def parse_rfc3339(value: str) -> datetime | None:
     return parsed
 
 
-MAX_INT = 2**31 - 1  # the INTEGER columns' range
+MAX_INT = 2**31 - 1
+_BOUNDS: dict[str, Callable[[Any, datetime], Any]] = {
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+}  # the INTEGER columns' range
 
 
 def valid_id(value: str) -> bool:
@@ -203,6 +209,35 @@ class Store:
             await conn.execute(resources.delete().where(*owned))
         return True
 
+    async def delete_tree(self, workspace: str, type_: str, id_: str, child_types: Sequence[str]) -> bool:
+        """Remove the row, its children of ``child_types`` (``parent_id`` = the row) and every snapshot of them, in
+        one transaction; False if the row does not exist in ``workspace``. The parent row goes first: a concurrent
+        write that updates the parent (as memory writes lock their store) waits for this one and then finds
+        nothing."""
+        if not valid_id(id_):
+            return False
+        children = sa.select(resources.c.id).where(
+            resources.c.workspace == workspace, resources.c.parent_id == id_, resources.c.type.in_(child_types)
+        )
+        async with self.engine.begin() as conn:
+            gone = await conn.execute(
+                resources.delete().where(
+                    resources.c.id == id_, resources.c.workspace == workspace, resources.c.type == type_
+                )
+            )
+            if gone.rowcount != 1:
+                return False
+            await conn.execute(resource_versions.delete().where(resource_versions.c.resource_id.in_(children)))
+            await conn.execute(
+                resources.delete().where(
+                    resources.c.workspace == workspace,
+                    resources.c.parent_id == id_,
+                    resources.c.type.in_(child_types),
+                )
+            )
+            await conn.execute(resource_versions.delete().where(resource_versions.c.resource_id == id_))
+        return True
+
     # --- reads ------------------------------------------------------------------------------------------------------
     async def get(self, workspace: str, type_: str, id_: str) -> Record | None:
         if not valid_id(id_):
@@ -243,38 +278,59 @@ class Store:
         page: str | None = None,
         include_archived: bool = False,
         parent_id: str | None = None,
-        created_gte: datetime | None = None,
-        created_lte: datetime | None = None,
+        created: Mapping[str, str | None] | None = None,
+        where: Sequence[Any] = (),
+        predicate: Callable[[Record], bool] | None = None,
+        max_limit: int = 100,
+        cursor_key: str = "",
     ) -> tuple[list[Record], str | None]:
-        """Newest first; ``page`` is a cursor from a previous call. Returns (records, next cursor or None)."""
-        size = clamp_limit(limit)
-        kind = f"{type_}:{parent_id or ''}"
+        """Newest first with ``page`` cursors; returns (records, next cursor or None).
+
+        ``created`` maps ``gt``/``gte``/``lt``/``lte`` to the client's RFC 3339 strings (one that is not a timestamp
+        selects nothing: the contract types them as any string); ``where`` adds SQL conditions on the ``resources``
+        table, ``predicate`` a Python one (rows are then read in chunks until the page is full). A cursor continues
+        only the list (type, parent, ``cursor_key``) that produced it, else 404 (gateway.storage.pagination)."""
+        size = clamp_limit(limit, maximum=max_limit)
+        kind = f"{type_}:{parent_id or ''}:{cursor_key}"
         after = decode_cursor(page, kind)
-        query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_)
+        position = _position(after) if after is not None else None
+        query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_, *where)
         if parent_id is not None:
             query = query.where(resources.c.parent_id == parent_id)
         if not include_archived:
             query = query.where(resources.c.archived_at.is_(None))
-        if created_gte is not None:
-            query = query.where(resources.c.created_at >= created_gte)
-        if created_lte is not None:
-            query = query.where(resources.c.created_at <= created_lte)
-        if after is not None:
-            created, last_id = _position(after)
-            query = query.where(
-                sa.or_(
-                    resources.c.created_at < created,
-                    sa.and_(resources.c.created_at == created, resources.c.id < last_id),
+        for op, value in (created or {}).items():
+            if not value:
+                continue
+            bound = parse_rfc3339(value)
+            if bound is None:
+                return [], None
+            query = query.where(_BOUNDS[op](resources.c.created_at, bound))
+        chunk = size + 1 if predicate is None else max(size + 1, 200)
+        found: list[Record] = []
+        while len(found) <= size:
+            step = query
+            if position is not None:
+                step = step.where(
+                    sa.or_(
+                        resources.c.created_at < position[0],
+                        sa.and_(resources.c.created_at == position[0], resources.c.id < position[1]),
+                    )
                 )
-            )
-        query = query.order_by(resources.c.created_at.desc(), resources.c.id.desc()).limit(size + 1)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        records = [record_of(r) for r in rows[:size]]
+            step = step.order_by(resources.c.created_at.desc(), resources.c.id.desc()).limit(chunk)
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(step)).all()
+            for row in rows:
+                record = record_of(row)
+                if predicate is None or predicate(record):
+                    found.append(record)
+            if len(rows) < chunk:
+                break
+            position = (rows[-1].created_at, rows[-1].id)
+        records = found[:size]
         next_page = None
-        if len(rows) > size:
-            last = records[-1]
-            next_page = encode_cursor(kind, [last.created_at.isoformat(), last.id])
+        if len(found) > size:
+            next_page = encode_cursor(kind, [records[-1].created_at.isoformat(), records[-1].id])
         return records, next_page
 
     async def list_by_id(

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from gateway.errors import InvalidRequest, NotFound
 from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor, page
 from gateway.storage.resource import Kind, patch_metadata
-from gateway.storage.store import Record, Store, parse_rfc3339, rfc3339, utcnow, valid_id
+from gateway.storage.store import Record, Store, parse_rfc3339, record_of, rfc3339, utcnow, valid_id
 from gateway.storage.tables import resources
 
 KIND = Kind("user_profile", "uprof", label="user profile")
@@ -171,20 +171,7 @@ async def list_profiles(
     query = query.order_by(*[(col.desc() if desc else col.asc()) for col, desc in keys]).limit(size + 1)
     async with store.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    records = [
-        Record(
-            id=r.id,
-            workspace=r.workspace,
-            type=r.type,
-            parent_id=r.parent_id,
-            version=r.version,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-            archived_at=r.archived_at,
-            doc=dict(r.doc),
-        )
-        for r in rows[:size]
-    ]
+    records = [record_of(r) for r in rows[:size]]
     next_page = None
     if len(rows) > size:
         last = records[-1]

@@ -22,15 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from gateway.errors import InvalidRequest
 from gateway.storage import secrets
 from gateway.storage.config import StorageConfig
 from gateway.storage.pagination import page
 from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
 from gateway.storage.store import Record, Store, parse_rfc3339, rfc3339, utcnow
-from gateway.storage.tables import resource_versions, resources
 
 VAULT = Kind("vault", "vlt")
 CREDENTIAL = Kind("vault_credential", "vcrd", label="credential")
@@ -72,26 +69,7 @@ async def archive_vault(store: Store, workspace: str, vault_id: str) -> dict[str
 
 async def delete_vault(store: Store, workspace: str, vault_id: str) -> dict[str, Any]:
     """Remove the vault and every credential in it, in one transaction."""
-    await VAULT.get(store, workspace, vault_id)
-    children = sa.select(resources.c.id).where(
-        resources.c.workspace == workspace, resources.c.type == CREDENTIAL.type, resources.c.parent_id == vault_id
-    )
-    async with store.engine.begin() as conn:
-        await conn.execute(resource_versions.delete().where(resource_versions.c.resource_id.in_(children)))
-        await conn.execute(
-            resources.delete().where(
-                resources.c.workspace == workspace,
-                resources.c.type == CREDENTIAL.type,
-                resources.c.parent_id == vault_id,
-            )
-        )
-        await conn.execute(resource_versions.delete().where(resource_versions.c.resource_id == vault_id))
-        result = await conn.execute(
-            resources.delete().where(
-                resources.c.id == vault_id, resources.c.workspace == workspace, resources.c.type == VAULT.type
-            )
-        )
-    if result.rowcount != 1:
+    if not await store.delete_tree(workspace, VAULT.type, vault_id, (CREDENTIAL.type,)):
         raise VAULT.not_found(vault_id)
     return {"id": vault_id, "type": "vault_deleted"}
 

@@ -55,6 +55,8 @@ def storage_section(kind: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         asyncio.run(_pg("SELECT 1"))
     except (OSError, Exception) as exc:  # no PostgreSQL on this machine
+        if os.environ.get("GATEWAY_TEST_REQUIRE_PG"):  # CI: both databases must really run
+            pytest.fail(f"PostgreSQL not reachable at {PG_URL} and GATEWAY_TEST_REQUIRE_PG is set: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     try:
         yield {"database_url": PG_URL, "schema": schema}
@@ -110,3 +112,30 @@ def sdk(url: str, key: str = KEY_A) -> anthropic.Anthropic:
 
 def http(url: str, key: str = KEY_A) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"x-api-key": key}, timeout=30)
+
+
+def pages_of(first: Any) -> list[list[Any]]:
+    """Every page of an SDK list, following ``next_page`` (the SDK's own auto-pagination), as lists of items."""
+    pages = [list(first.data)]
+    page = first
+    while page.has_next_page():
+        page = page.get_next_page()
+        pages.append(list(page.data))
+    return pages
+
+
+@pytest.fixture
+def blob_dir(tmp_path: Path) -> Path:
+    return tmp_path / "blobs"
+
+
+@pytest.fixture
+def blob_gateway(database: dict[str, Any], blob_dir: Path) -> Iterator[str]:
+    """A gateway whose blob store (file contents, skill zips) is ``blob_dir``."""
+    with running_gateway({**database, "blob_dir": str(blob_dir)}) as url:
+        yield url
+
+
+def blobs_in(root: Path) -> set[str]:
+    """The blobs stored under ``root`` (not the temporary objects of unfinished writes)."""
+    return {p.name for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts}

@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.storage.conftest import KEY_B, http, sdk
+from tests.storage.conftest import KEY_B, http, pages_of, sdk
 
 TOOLS: list[Any] = [
     {"type": "agent_toolset_20260401", "configs": [{"name": "bash", "enabled": False}]},
@@ -19,15 +19,6 @@ TOOLS: list[Any] = [
         "input_schema": {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]},
     },
 ]
-
-
-def _pages(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
 
 
 def test_agent_lifecycle(gateway: str) -> None:
@@ -70,20 +61,20 @@ def test_agent_lifecycle(gateway: str) -> None:
     # optimistic concurrency: a stale version is refused and changes nothing
     with pytest.raises(anthropic.ConflictError):
         client.beta.agents.update(agent.id, name="stale", version=1)
-    versions = _pages(client.beta.agents.versions.list(agent.id, limit=2))
+    versions = pages_of(client.beta.agents.versions.list(agent.id, limit=2))
     assert [[v.version for v in p] for p in versions] == [[3, 2], [1]]
 
     # pagination across >= 3 pages (limit=2, 6 agents), newest first, no duplicates
     others = [client.beta.agents.create(model="claude-haiku-4-5", name=f"a{i}") for i in range(5)]
-    pages = _pages(client.beta.agents.list(limit=2))
+    pages = pages_of(client.beta.agents.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     listed = [a.id for p in pages for a in p]
     assert listed == [a.id for a in reversed([agent, *others])]
     # created_at filters
     since = others[2].created_at
-    recent = _pages(client.beta.agents.list(created_at_gte=since, limit=100))
+    recent = pages_of(client.beta.agents.list(created_at_gte=since, limit=100))
     assert {a.id for p in recent for a in p} == {o.id for o in others[2:]}
-    until = _pages(client.beta.agents.list(created_at_lte=since, limit=100))
+    until = pages_of(client.beta.agents.list(created_at_lte=since, limit=100))
     assert {a.id for p in until for a in p} == {agent.id, *(o.id for o in others[:3])}
 
     # archive: read-only, out of lists unless include_archived, still retrievable
@@ -91,8 +82,8 @@ def test_agent_lifecycle(gateway: str) -> None:
     assert archived.archived_at is not None and archived.version == 3
     with pytest.raises(anthropic.BadRequestError):
         client.beta.agents.update(agent.id, name="nope")
-    assert agent.id not in {a.id for p in _pages(client.beta.agents.list(limit=2)) for a in p}
-    assert agent.id in {a.id for p in _pages(client.beta.agents.list(limit=2, include_archived=True)) for a in p}
+    assert agent.id not in {a.id for p in pages_of(client.beta.agents.list(limit=2)) for a in p}
+    assert agent.id in {a.id for p in pages_of(client.beta.agents.list(limit=2, include_archived=True)) for a in p}
     assert client.beta.agents.retrieve(agent.id).archived_at is not None
 
     # agents have no delete; an unknown id is a 404

@@ -8,19 +8,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.storage.conftest import KEY_B, http, sdk
+from tests.storage.conftest import KEY_B, http, pages_of, sdk
 
 EVENTS: list[Any] = [{"type": "user.message", "content": [{"type": "text", "text": "run the nightly report"}]}]
 SCHEDULE: Any = {"type": "cron", "expression": "0 9 * * 1-5", "timezone": "America/Los_Angeles"}
-
-
-def _all(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
 
 
 def _refs(client: anthropic.Anthropic) -> tuple[Any, Any]:
@@ -100,7 +91,7 @@ def test_deployment_lifecycle(gateway: str) -> None:
     ]  # (a NUL in a document must not break the filtered lists on PostgreSQL)
     assert more[0].name == "d\x000"
     client.beta.deployments.pause(more[0].id)
-    pages = _all(client.beta.deployments.list(limit=2))
+    pages = pages_of(client.beta.deployments.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     assert [d.id for p in pages for d in p] == [d.id for d in reversed([dep, *more])]
     assert [d.id for d in client.beta.deployments.list(status="paused")] == [more[0].id]
@@ -150,10 +141,10 @@ def test_deployment_runs(gateway: str) -> None:
     assert len({r.id for r in runs}) == 5
     assert client.beta.deployment_runs.retrieve(runs[0].id).model_dump() == runs[0].model_dump()
 
-    pages = _all(client.beta.deployment_runs.list(limit=2))
+    pages = pages_of(client.beta.deployment_runs.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [r.id for p in pages for r in p] == [r.id for r in reversed(runs)]
-    by_first = _all(client.beta.deployment_runs.list(deployment_id=first.id, limit=2))
+    by_first = pages_of(client.beta.deployment_runs.list(deployment_id=first.id, limit=2))
     assert [len(p) for p in by_first] == [2, 2]
     assert [r.id for p in by_first for r in p] == [r.id for r in reversed(runs[:4])]
     assert list(client.beta.deployment_runs.list(deployment_id="depl_01unknown")) == []  # 200, empty

@@ -17,16 +17,7 @@ from gateway.storage import environment_work
 from gateway.storage.config import parse_storage
 from gateway.storage.db import create_engine
 from gateway.storage.store import Store
-from tests.storage.conftest import KEY_B, http, sdk
-
-
-def _all(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
+from tests.storage.conftest import KEY_B, http, pages_of, sdk
 
 
 def enqueue(database: dict[str, Any], workspace: str, environment_id: str, count: int) -> list[str]:
@@ -60,7 +51,7 @@ def test_work_queue_lifecycle(gateway: str, database: dict[str, Any]) -> None:
     assert first.id.startswith("work_") and first.type == "work" and first.environment_id == env
     assert first.state == "queued" and first.data.type == "session" and first.data.id == "sesn_000"
     assert first.metadata == {"n": "0"} and first.acknowledged_at is None and first.secret is None
-    pages = _all(work.list(env, limit=2))
+    pages = pages_of(work.list(env, limit=2))
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [w.id for p in pages for w in p] == list(reversed(ids))
     stats = work.stats(env)

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anthropic
 import pytest
 
-from tests.storage.conftest import KEY_B, http, sdk
-
-
-def _all(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
+from tests.storage.conftest import KEY_B, http, pages_of, sdk
 
 
 def test_environment_lifecycle(gateway: str) -> None:
@@ -49,7 +38,7 @@ def test_environment_lifecycle(gateway: str) -> None:
     assert updated.updated_at >= env.updated_at
 
     more = [client.beta.environments.create(name=f"e{i}") for i in range(3)]
-    pages = _all(client.beta.environments.list(limit=2))
+    pages = pages_of(client.beta.environments.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     assert [e.id for p in pages for e in p] == [e.id for e in reversed([env, default, hosted, *more])]
 
@@ -57,9 +46,9 @@ def test_environment_lifecycle(gateway: str) -> None:
     assert archived.archived_at is not None
     with pytest.raises(anthropic.BadRequestError):
         client.beta.environments.update(env.id, name="again")
-    listed = {e.id for p in _all(client.beta.environments.list(limit=2)) for e in p}
+    listed = {e.id for p in pages_of(client.beta.environments.list(limit=2)) for e in p}
     assert env.id not in listed and len(listed) == 5
-    assert env.id in {e.id for p in _all(client.beta.environments.list(include_archived=True)) for e in p}
+    assert env.id in {e.id for p in pages_of(client.beta.environments.list(include_archived=True)) for e in p}
     assert client.beta.environments.retrieve(env.id).archived_at is not None
 
     deleted = client.beta.environments.delete(env.id)
@@ -68,7 +57,7 @@ def test_environment_lifecycle(gateway: str) -> None:
         client.beta.environments.retrieve(env.id)
     with pytest.raises(anthropic.NotFoundError):
         client.beta.environments.delete(env.id)
-    assert env.id not in {e.id for p in _all(client.beta.environments.list(include_archived=True)) for e in p}
+    assert env.id not in {e.id for p in pages_of(client.beta.environments.list(include_archived=True)) for e in p}
 
 
 def test_environment_tenant_isolation(gateway: str) -> None:

@@ -7,7 +7,6 @@ import hashlib
 import os
 import socket
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -20,33 +19,9 @@ from anthropic.types.beta import BetaFileMetadata
 from gateway.settings import settings_from_mapping
 from gateway.storage import files as files_module
 from tests.storage import conftest
-from tests.storage.conftest import KEY_A, KEY_B, http, running_gateway, sdk
+from tests.storage.conftest import KEY_A, KEY_B, blobs_in, http, pages_of, running_gateway, sdk
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def blob_dir(tmp_path: Path) -> Path:
-    return tmp_path / "blobs"
-
-
-@pytest.fixture
-def gw(database: dict[str, Any], blob_dir: Path) -> Iterator[str]:
-    with running_gateway({**database, "blob_dir": str(blob_dir)}) as url:
-        yield url
-
-
-def blobs_in(root: Path) -> set[str]:
-    return {p.name for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts}
-
-
-def _pages(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
 
 
 def _old_sdk_list(client: anthropic.Anthropic, **params: Any) -> SyncPage[BetaFileMetadata]:
@@ -56,8 +31,8 @@ def _old_sdk_list(client: anthropic.Anthropic, **params: Any) -> SyncPage[BetaFi
     )
 
 
-def test_file_lifecycle(gw: str, blob_dir: Path) -> None:
-    client = sdk(gw)
+def test_file_lifecycle(blob_gateway: str, blob_dir: Path) -> None:
+    client = sdk(blob_gateway)
     first = client.beta.files.upload(file=("notes.txt", b"hello files", "text/plain"))
     assert first.id.startswith("file_") and first.type == "file"
     assert (first.filename, first.mime_type, first.size_bytes, first.downloadable) == (
@@ -77,14 +52,14 @@ def test_file_lifecycle(gw: str, blob_dir: Path) -> None:
     assert blobs_in(blob_dir) == {f.id for f in uploaded}
 
     newest_first = [f.id for f in reversed(uploaded)]
-    pages = _pages(client.beta.files.list(limit=2))  # SDK 2.x: page cursor
+    pages = pages_of(client.beta.files.list(limit=2))  # SDK 2.x: page cursor
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [f.id for p in pages for f in p] == newest_first
-    old = _pages(_old_sdk_list(client, limit=2))  # older SDKs: after_id
+    old = pages_of(_old_sdk_list(client, limit=2))  # older SDKs: after_id
     assert [len(p) for p in old] == [2, 2, 1] and [f.id for p in old for f in p] == newest_first
     backwards = _old_sdk_list(client, limit=2, before_id=first.id)  # the two just newer than `first`, newest first
     assert [f.id for f in backwards.data] == newest_first[2:4] and backwards.has_more is True
-    raw = http(gw).get("/v1/files", params={"limit": 2, "after_id": newest_first[1]}).json()
+    raw = http(blob_gateway).get("/v1/files", params={"limit": 2, "after_id": newest_first[1]}).json()
     assert raw["has_more"] is True and raw["first_id"] == newest_first[2] and raw["last_id"] == newest_first[3]
     assert [f["id"] for f in raw["data"]] == newest_first[2:4]
     selected = client.beta.files.list(ids=[first.id, others[0].id, "file_nope", first.id])
@@ -114,8 +89,8 @@ def test_file_lifecycle(gw: str, blob_dir: Path) -> None:
         _old_sdk_list(client, after_id=first.id)
 
 
-def test_upload_validation(gw: str) -> None:
-    client = http(gw)
+def test_upload_validation(blob_gateway: str) -> None:
+    client = http(blob_gateway)
     response = client.post("/v1/files", files={"not_file": ("x.txt", b"x")})
     assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
     response = client.post("/v1/files", data={"file": "just text"})
@@ -133,7 +108,7 @@ def test_upload_validation(gw: str) -> None:
     assert gone.status_code == 404 and "expired" in gone.json()["error"]["message"]
 
 
-def test_large_upload_streams_and_round_trips(gw: str, tmp_path: Path) -> None:
+def test_large_upload_streams_and_round_trips(blob_gateway: str, tmp_path: Path) -> None:
     """24 MiB through upload and download: the bytes come back identical, and the process never held the payload
     (Python allocations traced while the client streams the file from disk and hashes the download)."""
     payload = tmp_path / "big.bin"
@@ -143,7 +118,7 @@ def test_large_upload_streams_and_round_trips(gw: str, tmp_path: Path) -> None:
             chunk = os.urandom(MiB)
             digest.update(chunk)
             out.write(chunk)
-    client = sdk(gw)
+    client = sdk(blob_gateway)
     tracemalloc.start()
     try:
         with payload.open("rb") as source:
@@ -248,8 +223,8 @@ def test_upload_size_caps(database: dict[str, Any], blob_dir: Path, monkeypatch:
     assert len(blobs_in(blob_dir)) == 1
 
 
-def test_file_tenant_isolation(gw: str) -> None:
-    alice, bob = sdk(gw), sdk(gw, KEY_B)
+def test_file_tenant_isolation(blob_gateway: str) -> None:
+    alice, bob = sdk(blob_gateway), sdk(blob_gateway, KEY_B)
     meta = alice.beta.files.upload(file=("secret.txt", b"alice only", "text/plain"))
     for call in (
         lambda: bob.beta.files.retrieve_metadata(meta.id),

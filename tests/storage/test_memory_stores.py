@@ -11,16 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.storage.conftest import KEY_B, http, sdk
-
-
-def _all(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
+from tests.storage.conftest import KEY_B, http, pages_of, sdk
 
 
 def _sha(text: str) -> str:
@@ -53,7 +44,7 @@ def test_memory_store_lifecycle(gateway: str) -> None:
     assert ms.update(store.id, name=None).name == "Prefs"  # null name keeps it
 
     more = [ms.create(name=f"s{i}") for i in range(4)]
-    pages = _all(ms.list(limit=2))
+    pages = pages_of(ms.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     assert [s.id for p in pages for s in p] == [s.id for s in reversed([store, plain, *more])]
     gte = ms.list(created_at_gte=more[0].created_at.isoformat(), limit=100)
@@ -71,7 +62,7 @@ def test_memory_store_lifecycle(gateway: str) -> None:
         ms.memories.update(mem.id, memory_store_id=store.id, content="changed")
     # still readable; its memories can still be deleted and their versions redacted
     assert ms.memories.retrieve(mem.id, memory_store_id=store.id).content == "alpha"
-    listed = {s.id for p in _all(ms.list(limit=2)) for s in p}
+    listed = {s.id for p in pages_of(ms.list(limit=2)) for s in p}
     assert store.id not in listed and len(listed) == 5
     assert store.id in {s.id for s in ms.list(include_archived=True, limit=100).data}
 
@@ -146,11 +137,11 @@ def test_memories_and_versions(gateway: str) -> None:
     # list: path order, prefix, depth roll-up, 3 pages of 2
     for name in ("a", "b", "c"):
         ms.memories.create(store.id, path=f"/projects/foo/{name}/deep.md", content=name)
-    everything = _all(ms.memories.list(store.id, limit=2))
+    everything = pages_of(ms.memories.list(store.id, limit=2))
     paths = [m.path for p in everything for m in p]
     assert [len(p) for p in everything] == [2, 2, 2]
     assert paths == sorted(paths) and len(paths) == 6 and all(m.content is None for p in everything for m in p)
-    foo = _all(ms.memories.list(store.id, path_prefix="/projects/foo/", depth=1, limit=2))
+    foo = pages_of(ms.memories.list(store.id, path_prefix="/projects/foo/", depth=1, limit=2))
     assert [len(p) for p in foo] == [2, 2]
     assert [(m.type, m.path) for p in foo for m in p] == [
         ("memory_prefix", "/projects/foo/a/"),
@@ -178,7 +169,7 @@ def test_memories_and_versions(gateway: str) -> None:
     assert ms.memories.create(store.id, path="/projects/bar/notes.md", content="reborn").id != mem.id
 
     # versions of that memory: newest first, one per mutation, 3 pages of 2 (created, 3 x modified, deleted)
-    history = _all(ms.memory_versions.list(store.id, memory_id=mem.id, limit=2))
+    history = pages_of(ms.memory_versions.list(store.id, memory_id=mem.id, limit=2))
     assert [len(p) for p in history] == [2, 2, 1]
     versions = [v for p in history for v in p]
     assert [v.operation for v in versions] == ["deleted", "modified", "modified", "modified", "created"]
@@ -212,7 +203,7 @@ def test_memories_and_versions(gateway: str) -> None:
     assert len(ms.memory_versions.list(store.id, api_key_id=key_id, limit=100).data) == 11
     assert ms.memory_versions.list(store.id, api_key_id="apikey_nobody").data == []
     assert ms.memory_versions.list(store.id, session_id="sesn_x").data == []
-    all_versions = _all(ms.memory_versions.list(store.id, limit=5))
+    all_versions = pages_of(ms.memory_versions.list(store.id, limit=5))
     assert [len(p) for p in all_versions] == [5, 5, 1]
 
     # redact: content/path/sha/size blanked for good, actor and timestamps kept; never the live head

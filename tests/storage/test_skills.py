@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
-from tests.storage.conftest import KEY_B, http, running_gateway, sdk
+from tests.storage.conftest import KEY_B, blobs_in, http, pages_of, sdk
 
 SKILL_MD = b"""---
 name: pdf-tools
@@ -21,21 +20,6 @@ description: Fill and merge PDF forms.
 # PDF tools
 Use scripts/fill.py.
 """
-
-
-@pytest.fixture
-def blob_dir(tmp_path: Path) -> Path:
-    return tmp_path / "blobs"
-
-
-@pytest.fixture
-def gw(database: dict[str, Any], blob_dir: Path) -> Iterator[str]:
-    with running_gateway({**database, "blob_dir": str(blob_dir)}) as url:
-        yield url
-
-
-def blobs_in(root: Path) -> set[str]:
-    return {p.name for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts}
 
 
 def skill_files(script: bytes = b"print('fill')\n", skill_md: bytes = SKILL_MD, top: str = "pdf-tools") -> list[Any]:
@@ -51,17 +35,8 @@ def zip_entries(data: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def _pages(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
-
-
-def test_skill_lifecycle(gw: str, blob_dir: Path) -> None:
-    client = sdk(gw)
+def test_skill_lifecycle(blob_gateway: str, blob_dir: Path) -> None:
+    client = sdk(blob_gateway)
     skill = client.beta.skills.create(files=skill_files(), display_name="PDF tools")
     assert skill.id.startswith("skill_") and skill.type == "skill" and skill.source.type == "custom"
     assert skill.display_name == "PDF tools" and skill.latest_version_id.startswith("skillver_")
@@ -81,14 +56,14 @@ def test_skill_lifecycle(gw: str, blob_dir: Path) -> None:
     third = client.skills.versions.create(skill.id, files=skill_files(b"print('v3')\n"))  # SDK 2.x top level
     assert second.id != first.id and third.created_at >= second.created_at >= first.created_at
     assert client.beta.skills.retrieve(skill.id).latest_version_id == third.id
-    old_style = http(gw).get(f"/v1/skills/{skill.id}/versions/{second.model_extra['version']}").json()  # type: ignore[index]
+    old_style = http(blob_gateway).get(f"/v1/skills/{skill.id}/versions/{second.model_extra['version']}").json()  # type: ignore[index]
     assert old_style["id"] == second.id and old_style["directory"] == "pdf-tools"
     v2 = zip_entries(client.beta.skills.versions.download(second.id, skill_id=skill.id).read())
     assert v2["pdf-tools/scripts/fill.py"] == b"print('v2')\n"
     # versions are immutable: the first still has its own contents
     assert zip_entries(client.beta.skills.versions.download(first.id, skill_id=skill.id).read()) == archive
 
-    pages = _pages(client.beta.skills.versions.list(skill.id, limit=1))
+    pages = pages_of(client.beta.skills.versions.list(skill.id, limit=1))
     assert [[v.id for v in p] for p in pages] == [[third.id], [second.id], [first.id]]
 
     with pytest.raises(anthropic.BadRequestError, match="differs from the skill's name"):
@@ -98,7 +73,7 @@ def test_skill_lifecycle(gw: str, blob_dir: Path) -> None:
         client.beta.skills.create(files=[("SKILL.md", b"---\nname: s%d\ndescription: d\n---\n" % i)]) for i in range(4)
     ]
     assert more[0].display_name == "s0"  # derived from the front matter's name
-    listed = _pages(client.beta.skills.list(limit=2))
+    listed = pages_of(client.beta.skills.list(limit=2))
     assert [len(p) for p in listed] == [2, 2, 1]
     assert [s.id for p in listed for s in p] == [s.id for s in reversed([skill, *more])]
     assert client.beta.skills.list(source="anthropic").data == []
@@ -141,19 +116,19 @@ UPLOAD_ERRORS = [
 ]
 
 
-def test_skill_upload_errors(gw: str, blob_dir: Path) -> None:
+def test_skill_upload_errors(blob_gateway: str, blob_dir: Path) -> None:
     """Each refused with 400 and a message naming the problem; nothing stored."""
-    client = sdk(gw)
+    client = sdk(blob_gateway)
     for files, message in UPLOAD_ERRORS:
         with pytest.raises(anthropic.BadRequestError, match=message):
             client.beta.skills.create(files=files)
-    response = http(gw).post("/v1/skills", data={"display_name": "no files"}, files={"other": ("a", b"")})
+    response = http(blob_gateway).post("/v1/skills", data={"display_name": "no files"}, files={"other": ("a", b"")})
     assert response.status_code == 400 and "files[]" in response.json()["error"]["message"]
     assert blobs_in(blob_dir) == set() and client.beta.skills.list().data == []
 
 
-def test_skill_tenant_isolation(gw: str) -> None:
-    alice, bob = sdk(gw), sdk(gw, KEY_B)
+def test_skill_tenant_isolation(blob_gateway: str) -> None:
+    alice, bob = sdk(blob_gateway), sdk(blob_gateway, KEY_B)
     skill = alice.beta.skills.create(files=skill_files())
     version = skill.latest_version_id
     for call in (

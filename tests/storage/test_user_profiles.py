@@ -16,16 +16,7 @@ from gateway.storage import user_profiles
 from gateway.storage.config import parse_storage
 from gateway.storage.db import create_engine
 from gateway.storage.store import Store
-from tests.storage.conftest import KEY_B, http, sdk
-
-
-def _all(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
+from tests.storage.conftest import KEY_B, http, pages_of, sdk
 
 
 def _store(database: dict[str, Any]) -> Store:
@@ -65,15 +56,15 @@ def test_user_profile_lifecycle(gateway: str, database: dict[str, Any]) -> None:
     names = ["delta", "Bravo", None, "charlie"]
     more = [client.beta.user_profiles.create(name=n) for n in names]
     everyone = [profile, same_external, *more]
-    pages = _all(client.beta.user_profiles.list(limit=2))
+    pages = pages_of(client.beta.user_profiles.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     assert [p.id for page in pages for p in page] == [p.id for p in reversed(everyone)]
-    oldest_first = [p.id for page in _all(client.beta.user_profiles.list(limit=2, order="asc")) for p in page]
+    oldest_first = [p.id for page in pages_of(client.beta.user_profiles.list(limit=2, order="asc")) for p in page]
     assert oldest_first == [p.id for p in everyone]
-    by_name = [p.name for page in _all(client.beta.user_profiles.list(limit=2, order_by="name")) for p in page]
+    by_name = [p.name for page in pages_of(client.beta.user_profiles.list(limit=2, order_by="name")) for p in page]
     assert by_name == ["delta", "charlie", "Bravo", "Acme Corp", None, None]
     by_name_asc = [
-        p.name for page in _all(client.beta.user_profiles.list(limit=2, order_by="name", order="asc")) for p in page
+        p.name for page in pages_of(client.beta.user_profiles.list(limit=2, order_by="name", order="asc")) for p in page
     ]
     assert by_name_asc == ["Acme Corp", "Bravo", "charlie", "delta", None, None]
     with pytest.raises(anthropic.NotFoundError):
@@ -144,7 +135,7 @@ def test_user_profile_lifecycle(gateway: str, database: dict[str, Any]) -> None:
     ):
         with pytest.raises(anthropic.NotFoundError):
             call()
-    assert profile.id not in {p.id for page in _all(client.beta.user_profiles.list()) for p in page}
+    assert profile.id not in {p.id for page in pages_of(client.beta.user_profiles.list()) for p in page}
 
 
 def test_user_profile_tenant_isolation(gateway: str) -> None:

@@ -28,7 +28,7 @@ from gateway.storage import config as storage_config_module
 from gateway.storage import secrets
 from gateway.storage.config import StorageConfig
 from tests.gateway_process import free_port
-from tests.storage.conftest import KEY_A, KEY_B, PG_URL, http, running_gateway, sdk
+from tests.storage.conftest import KEY_A, KEY_B, PG_URL, http, pages_of, running_gateway, sdk
 
 SECRET_KEY = Fernet.generate_key().decode()
 
@@ -37,15 +37,6 @@ SECRET_KEY = Fernet.generate_key().decode()
 def vault_gateway(database: dict[str, Any]) -> Iterator[str]:
     with running_gateway({**database, "secret_key": SECRET_KEY}) as url:
         yield url
-
-
-def _all(first: Any) -> list[list[Any]]:
-    pages = [list(first.data)]
-    page = first
-    while page.has_next_page():
-        page = page.get_next_page()
-        pages.append(list(page.data))
-    return pages
 
 
 def _future(hours: int = 1) -> str:
@@ -65,7 +56,7 @@ def test_vault_lifecycle(vault_gateway: str) -> None:
     assert kept.display_name == "production" and kept.updated_at >= updated.updated_at
 
     more = [client.beta.vaults.create(display_name=f"v{i}") for i in range(5)]
-    pages = _all(client.beta.vaults.list(limit=2))
+    pages = pages_of(client.beta.vaults.list(limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     assert [v.id for p in pages for v in p] == [v.id for v in reversed([vault, *more])]
 
@@ -83,9 +74,9 @@ def test_vault_lifecycle(vault_gateway: str) -> None:
     with pytest.raises(anthropic.BadRequestError):  # ... and its credentials are read-only
         client.beta.vaults.credentials.update(credential.id, vault_id=vault.id, display_name="x")
     assert client.beta.vaults.credentials.retrieve(credential.id, vault_id=vault.id).id == credential.id
-    listed = {v.id for p in _all(client.beta.vaults.list(limit=2)) for v in p}
+    listed = {v.id for p in pages_of(client.beta.vaults.list(limit=2)) for v in p}
     assert vault.id not in listed and len(listed) == 5
-    assert vault.id in {v.id for p in _all(client.beta.vaults.list(include_archived=True)) for v in p}
+    assert vault.id in {v.id for p in pages_of(client.beta.vaults.list(include_archived=True)) for v in p}
     assert client.beta.vaults.retrieve(vault.id).archived_at == archived.archived_at
     assert client.beta.vaults.archive(vault.id).archived_at == archived.archived_at  # idempotent
 
@@ -103,7 +94,7 @@ def test_vault_lifecycle(vault_gateway: str) -> None:
             call()
     with pytest.raises(anthropic.NotFoundError):
         client.beta.vaults.retrieve("vlt_\x00nul")
-    assert vault.id not in {v.id for p in _all(client.beta.vaults.list(include_archived=True)) for v in p}
+    assert vault.id not in {v.id for p in pages_of(client.beta.vaults.list(include_archived=True)) for v in p}
 
 
 def test_credential_lifecycle(vault_gateway: str) -> None:
@@ -170,7 +161,7 @@ def test_credential_lifecycle(vault_gateway: str) -> None:
         for i in range(3)
     ]
     elsewhere = creds.create(other.id, auth={"type": "static_bearer", "mcp_server_url": "https://o", "token": "y"})
-    pages = _all(creds.list(vault.id, limit=2))
+    pages = pages_of(creds.list(vault.id, limit=2))
     assert [len(p) for p in pages] == [2, 2, 2]
     assert [c.id for p in pages for c in p] == [c.id for c in reversed([oauth, bearer, env, *more])]
     assert [c.id for c in creds.list(other.id).data] == [elsewhere.id]
@@ -235,8 +226,8 @@ def test_credential_lifecycle(vault_gateway: str) -> None:
     assert archived.archived_at is not None
     with pytest.raises(anthropic.BadRequestError):
         creds.update(bearer.id, vault_id=vault.id, display_name="x")
-    assert bearer.id not in {c.id for p in _all(creds.list(vault.id, limit=2)) for c in p}
-    assert bearer.id in {c.id for p in _all(creds.list(vault.id, include_archived=True)) for c in p}
+    assert bearer.id not in {c.id for p in pages_of(creds.list(vault.id, limit=2)) for c in p}
+    assert bearer.id in {c.id for p in pages_of(creds.list(vault.id, include_archived=True)) for c in p}
 
     deleted = creds.delete(oauth.id, vault_id=vault.id)
     assert deleted.id == oauth.id and deleted.type == "vault_credential_deleted"

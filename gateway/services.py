@@ -24,10 +24,11 @@ def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
     from gateway.native import native_service
     from gateway.proxy.service import proxy_service
+    from gateway.runtime.service import runtime_service
     from gateway.storage.batches import batch_service
     from gateway.storage.service import storage_service
 
-    return (native_service, proxy_service, storage_service, batch_service)
+    return (native_service, proxy_service, storage_service, batch_service, runtime_service)
 
 
 @asynccontextmanager

@@ -36,7 +36,7 @@ from gateway.errors import Conflict, GatewayError, InvalidRequest
 from gateway.storage import environments
 from gateway.storage.pagination import page
 from gateway.storage.resource import Kind
-from gateway.storage.store import Record, Store, parse_rfc3339, rfc3339, utcnow
+from gateway.storage.store import Record, Store, parse_rfc3339, record_of, rfc3339, utcnow
 from gateway.storage.tables import resources
 
 KIND = Kind("work", "work", label="work item")
@@ -431,3 +431,33 @@ async def purge(store: Store, workspace: str, environment_id: str) -> None:
                 resources.c.type.in_((KIND.type, POLLER_TYPE)),
             )
         )
+
+
+# --- the session runtime's view -------------------------------------------------------------------------------------
+LIVE_STATES = ("queued", "starting", "active")
+
+
+async def for_session(
+    store: Store, workspace: str, environment_id: str, session_id: str, states: tuple[str, ...] = LIVE_STATES
+) -> list[Record]:
+    """The environment's items for ``session_id`` in one of ``states``."""
+    query = sa.select(resources).where(
+        resources.c.workspace == workspace,
+        resources.c.type == KIND.type,
+        resources.c.parent_id == environment_id,
+        resources.c.doc[("data", "id")].as_string() == session_id,
+        resources.c.doc["state"].as_string().in_(states),
+    )
+    async with store.engine.connect() as conn:
+        return [record_of(row) for row in (await conn.execute(query)).all()]
+
+
+async def stop_for_session(store: Store, workspace: str, environment_id: str, session_id: str) -> None:
+    """The session ended (archived, deleted): held items go to ``stopping`` (their worker sees it on its next
+    heartbeat), the others to ``stopped``."""
+    for record in await for_session(store, workspace, environment_id, session_id, (*LIVE_STATES, "stopping")):
+        held = record.doc.get("state") in ("starting", "active")
+        try:
+            await stop(store, workspace, environment_id, record.id, force=not held)
+        except Conflict:  # stopped meanwhile
+            continue

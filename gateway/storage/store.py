@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import Conflict, NotFound
+from gateway.storage.bus import Bus
 from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor
 from gateway.storage.tables import resource_versions, resources
 
@@ -105,6 +106,8 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        #: in-process wake-ups for event streams (see :mod:`gateway.storage.bus`)
+        self.bus = Bus()
 
     # --- writes -----------------------------------------------------------------------------------------------------
     async def create(

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from gateway.runtime.service import runtime
 from gateway.storage import environment_work
 from gateway.storage.service import store, workspace
 
@@ -76,4 +77,6 @@ async def heartbeat(
 async def stop(environment_id: str, work_id: str, body: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
     """POST /v1/environments/{environment_id}/work/{work_id}/stop"""
     force = bool((body or {}).get("force"))
-    return await environment_work.stop(store(), workspace(), environment_id, work_id, force=force)
+    item = await environment_work.stop(store(), workspace(), environment_id, work_id, force=force)
+    await runtime().work_stopped(workspace(), item)
+    return item

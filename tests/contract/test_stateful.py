@@ -24,6 +24,7 @@ from codegen.spec import SPEC, load_yaml, operations
 from gateway.app import create_app
 from gateway.settings import settings_from_mapping
 from tests.contract._stats import SCHEMATHESIS_CASES
+from tests.model_fake import model_routing
 from tests.storage.conftest import DATABASES, storage_section
 
 KEY = "sk-gw-test-stateful-0123456789"
@@ -59,6 +60,7 @@ def test_links_from_creates(database: str, tmp_path: Path) -> None:
         doc = {
             "gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True},
             "storage": storage,
+            **model_routing(),
         }
         schema = (
             schemathesis.openapi.from_asgi("/openapi.json", create_app(settings_from_mapping(doc)), config=CONFIG)

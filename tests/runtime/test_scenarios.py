@@ -67,7 +67,7 @@ def test_a1_streaming_deltas(runtime_gateway: Gateway, clients: Runner) -> None:
         "span.model_request_end",
         "session.status_idle",
     ]
-    end = [e for e in gw.events(session_id) if e.type == "span.model_request_end"][0]
+    end = next(e for e in gw.events(session_id) if e.type == "span.model_request_end")
     usage = end.model_usage
     assert usage.input_tokens > 0 and usage.output_tokens > 0
     assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens == 0

@@ -9,6 +9,7 @@ runtime:
   max_tokens: 8192              # max_tokens of each model request
   max_tool_result_bytes: 100000 # text of a tool result beyond this is cut, with a marker saying how much
   max_concurrent_turns: 1000    # model requests this process runs at once (others wait their turn)
+  scheduler_tick_seconds: 15    # how often deployment schedules are checked (gateway/scheduler.py)
   run_sessions: true            # false: this process stores events and queues work but runs no turn; another
                                 # process on the same database (with run_sessions: true) picks the sessions up
 ```
@@ -32,6 +33,7 @@ class RuntimeConfig:
     max_tokens: int = 8192
     max_tool_result_bytes: int = 100_000
     max_concurrent_turns: int = 1000
+    scheduler_tick_seconds: float = 15.0
     run_sessions: bool = True
 
 

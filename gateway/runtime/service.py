@@ -156,6 +156,13 @@ class Runtime:
         if initial_events:
             await self.kick(workspace, str(session["id"]))
 
+    async def start(self, workspace: str, session_id: str) -> None:
+        """A session created elsewhere (a deployment run) with its initial events: queue its work, run it."""
+        record = await self.store.get(workspace, sessions.KIND.type, session_id)
+        if record is not None:
+            await self._need_worker(workspace, record)
+            await self.kick(workspace, session_id)
+
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/sessions/{id}/events``: check, store, and run the session."""
         stored = await inbox.accept(self.store, workspace, session_id, body, self.config.max_tool_result_bytes)

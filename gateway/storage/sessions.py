@@ -239,7 +239,10 @@ def _outcomes(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- operations ---------------------------------------------------------------------------------------------------
-async def create(store: Store, workspace: str, body: Mapping[str, Any], *, seal: Seal | None = None) -> dict[str, Any]:
+async def create(
+    store: Store, workspace: str, body: Mapping[str, Any], *, seal: Seal | None = None, deployment_id: str | None = None
+) -> dict[str, Any]:
+    """``deployment_id``: the deployment whose run creates this session (``sessions.list(deployment_id=…)``)."""
     agent = await _resolve_agent(store, workspace, body.get("agent"))
     environment_id = str(body.get("environment_id", ""))
     await _live(store, workspace, "environment", environment_id, "environment")
@@ -261,7 +264,7 @@ async def create(store: Store, workspace: str, body: Mapping[str, Any], *, seal:
         "stats": {"active_seconds": 0.0},
         "outcome_evaluations": _outcomes(initial),
         "budget": dict(body["budget"]) if isinstance(body.get("budget"), Mapping) else None,
-        "deployment_id": None,
+        "deployment_id": deployment_id,
         "_thread": {"id": new_id(THREAD_PREFIX), "created_at": rfc3339(utcnow())},
     }
     record = await store.create(workspace, KIND.type, session_id, doc)

@@ -349,3 +349,24 @@ def test_a12_interrupt(runtime_gateway: Gateway) -> None:
     time.sleep(3.5)  # the aborted reply would have arrived by now: nothing more happens
     assert gw.types(session_id) == types
     _all_consumed(gw, 1)
+
+
+def test_a11_deployment_run(runtime_gateway: Gateway) -> None:
+    gw = runtime_gateway
+    env = gw.sdk.beta.environments.create(name="deploy-env")
+    agent = gw.sdk.beta.agents.create(name="agent", model="claude-haiku-5-5")
+    deployment = gw.sdk.beta.deployments.create(
+        name="nightly",
+        agent=agent.id,
+        environment_id=env.id,
+        initial_events=[{"type": "user.message", "content": [{"type": "text", "text": "report"}]}],
+    )
+    gw.fake.script(Behavior(content=[Text("hi")]))
+    run = gw.sdk.beta.deployments.run(deployment.id)
+    assert run.type == "deployment_run" and run.trigger_context.type == "manual" and run.error is None
+    assert run.session_id is not None
+    events = gw.idle(run.session_id)
+    assert [e.type for e in events][-3:] == ["agent.message", "span.model_request_end", "session.status_idle"]
+    assert [r.id for r in gw.sdk.beta.deployment_runs.list(deployment_id=deployment.id)] == [run.id]
+    assert [s.id for s in gw.sdk.beta.sessions.list(deployment_id=deployment.id)] == [run.session_id]
+    _all_consumed(gw, 1)

@@ -79,9 +79,11 @@ def test_deployment_lifecycle(gateway: str) -> None:
     assert client.beta.deployments.pause(dep.id).status == "paused"  # idempotent
     run = client.beta.deployments.run(dep.id)  # manual runs are allowed while paused
     assert run.id.startswith("drun_01") and run.type == "deployment_run" and run.deployment_id == dep.id
-    assert run.trigger_context.type == "manual" and run.session_id is None
-    assert run.error is not None and run.error.type == "session_creation_rejected_error"
+    assert run.trigger_context.type == "manual" and run.session_id is not None and run.error is None
     assert (run.agent.id, run.agent.version) == (agent.id, 1)
+    session = client.beta.sessions.retrieve(run.session_id)  # the pinned version, not the agent's latest (2)
+    assert session.deployment_id == dep.id and (session.agent.id, session.agent.version) == (agent.id, 1)
+    assert client.beta.deployments.retrieve(dep.id).status == "paused"  # a manual run leaves the status alone
     active = client.beta.deployments.unpause(dep.id)
     assert active.status == "active" and active.paused_reason is None
 
@@ -148,8 +150,9 @@ def test_deployment_runs(gateway: str) -> None:
     assert [len(p) for p in by_first] == [2, 2]
     assert [r.id for p in by_first for r in p] == [r.id for r in reversed(runs[:4])]
     assert list(client.beta.deployment_runs.list(deployment_id="depl_01unknown")) == []  # 200, empty
-    assert list(client.beta.deployment_runs.list(has_error=False)) == []  # no run started a session
-    assert len(list(client.beta.deployment_runs.list(has_error=True))) == 5
+    assert len(list(client.beta.deployment_runs.list(has_error=False))) == 5  # every run started a session
+    assert list(client.beta.deployment_runs.list(has_error=True)) == []
+    assert {s.id for s in client.beta.sessions.list(deployment_id=first.id)} == {r.session_id for r in runs[:4]}
     assert list(client.beta.deployment_runs.list(trigger_type="schedule")) == []
     assert len(list(client.beta.deployment_runs.list(trigger_type="manual"))) == 5
     assert [r.id for r in client.beta.deployment_runs.list(created_at_gt=runs[3].created_at)] == [runs[4].id]
@@ -161,7 +164,9 @@ def test_deployment_runs(gateway: str) -> None:
     # the run record names what went wrong when a reference went bad
     client.beta.environments.archive(env.id)
     bad = client.beta.deployments.run(first.id)
-    assert bad.error is not None and bad.error.type == "environment_archived_error"
+    assert bad.error is not None and bad.error.type == "environment_archived_error" and bad.session_id is None
+    assert [r.id for r in client.beta.deployment_runs.list(has_error=True)] == [bad.id]
+    assert client.beta.deployments.retrieve(first.id).status == "active"  # only a failed scheduled run pauses
     with pytest.raises(anthropic.NotFoundError):
         client.beta.deployment_runs.retrieve("drun_01missing")
 

@@ -1,17 +1,22 @@
-"""``litellm-gateway`` command line: ``serve`` and ``check-config``.
+"""``litellm-gateway`` command line: ``serve``, ``check-config``, ``routes explain`` and ``environments`` (the keys of
+self-hosted workers: ``key`` mints one and prints it as the last line of stdout, ``keys`` lists, ``revoke-key``
+revokes; they open the configured database themselves, migrating it if needed).
 
-Exit codes: 0 ok, 2 configuration error or a refused (unsafe) bind.
+Exit codes: 0 ok, 1 the environment or key does not exist or cannot have keys, 2 configuration error or a refused
+(unsafe) bind.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import importlib.util
 import ipaddress
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from gateway import __version__
 from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
@@ -20,6 +25,8 @@ from gateway.spec import SpecError, load_spec, operation_count
 PROG = "litellm-gateway"
 EXIT_CONFIG = 2
 TRACE = 5  # uvicorn's TRACE level
+EXIT_NOT_FOUND = 1
+T = TypeVar("T")
 
 
 def is_loopback(host: str) -> bool:
@@ -61,7 +68,71 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--model", required=True, help="the client's model id, e.g. claude-opus-5-5")
     explain.add_argument("--effort", choices=["low", "medium", "high", "xhigh", "max"], help="output_config.effort")
     explain.add_argument("--thinking", help="thinking type (adaptive, disabled) or enabled:<budget_tokens>")
+    environments = sub.add_parser("environments", help="keys of self-hosted environments' workers")
+    env_sub = environments.add_subparsers(dest="environments_command", required=True)
+    key = env_sub.add_parser("key", help="mint an environment key; it is printed once, as the last line of stdout")
+    key.add_argument("environment_id", metavar="ENVIRONMENT_ID", help="a self_hosted environment (env_…)")
+    key.add_argument("--name", help="a label shown in the key list")
+    key.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    keys = env_sub.add_parser("keys", help="list an environment's keys (never the keys themselves)")
+    keys.add_argument("environment_id", metavar="ENVIRONMENT_ID")
+    keys.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    revoke = env_sub.add_parser("revoke-key", help="revoke an environment key by its id (ekey_…)")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
     return parser
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(store)`` on the configured database (migrated first, as the gateway does at start-up)."""
+    from gateway.storage.config import parse_storage
+    from gateway.storage.db import create_engine, migrate
+    from gateway.storage.store import Store
+
+    config = parse_storage(_load(args).raw)
+
+    async def run() -> T:
+        engine = create_engine(config)
+        try:
+            await migrate(engine, config)
+            return await work(Store(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def environments_command(args: argparse.Namespace) -> int:
+    from gateway.errors import GatewayError
+    from gateway.storage import environment_keys
+
+    try:
+        if args.environments_command == "key":
+            token, entry = _with_store(
+                args, lambda store: environment_keys.mint_environment_key(store, args.environment_id, name=args.name)
+            )
+            print(f"environment key {entry['id']} for {entry['environment_id']} (workspace {entry['workspace']});")
+            print("it is shown only now: the gateway keeps its SHA-256 only.")
+            print(token)
+            return 0
+        if args.environments_command == "keys":
+            rows = _with_store(args, lambda store: environment_keys.list_environment_keys(store, args.environment_id))
+            for row in rows:
+                print(
+                    f"{row['id']}  {row['prefix']}…  name={row['name'] or '-'}  created={row['created_at']}  "
+                    f"last_used={row['last_used_at'] or 'never'}"
+                )
+            if not rows:
+                print(f"no keys for {args.environment_id}")
+            return 0
+        entry = _with_store(args, lambda store: environment_keys.revoke_environment_key(store, args.key_id))
+        print(f"revoked {entry['id']} ({entry['prefix']}…) of {entry['environment_id']}")
+        return 0
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}")
+    except GatewayError as exc:
+        print(f"{PROG}: {exc.message}", file=sys.stderr)
+        return EXIT_NOT_FOUND
 
 
 def routes_explain(args: argparse.Namespace) -> int:
@@ -207,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "routes":
         return routes_explain(args)
+    if args.command == "environments":
+        return environments_command(args)
     return check_config(args)
 
 

@@ -154,6 +154,16 @@ class SessionRun:
             await self._failed(record, start_id, failure, attempt)
             return
         done = assemble(result, previews.ids, offered, start_id, cloud=cloud)
+        if (
+            not done.client_calls
+            and not done.cloud_blocked
+            and not any(e["type"] == "agent.tool_result" for e in done.events)
+        ):
+            # the turn ends here unless a user event arrived meanwhile: store its idle with the step (one write less)
+            newer = await self.log.docs(self.session_id, types=[*transcript.TRIGGERS, "user.interrupt"])
+            if len(newer) == sum(1 for e in log.events if e.get("type") in (*transcript.TRIGGERS, "user.interrupt")):
+                reason = "refusal" if result.stop_reason == "refusal" else "end_turn"
+                done.events.append(transcript.idle(reason))
         await self.append(record, done.events, usage=result.usage)
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)

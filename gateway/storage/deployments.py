@@ -641,7 +641,7 @@ async def fire_schedules(
                 if run_doc is not None:
                     fired.append(run_doc)
         except Exception:
-            logger.exception("deployment %s: firing its schedule failed; it is tried again at the next tick", row.id)
+            logger.exception("deployment %s: firing its schedule failed (the other deployments still fire)", row.id)
     return fired
 
 

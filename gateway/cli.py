@@ -12,10 +12,14 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
 from gateway.spec import SpecError, load_spec, operation_count
+
+if TYPE_CHECKING:
+    from gateway.routing.config import RoutingConfig
 
 PROG = "litellm-gateway"
 EXIT_CONFIG = 2
@@ -94,6 +98,20 @@ def routes_explain(args: argparse.Namespace) -> int:
         key = "configured key" if dep.api_key else ("client's own credential" if dep.kind == "anthropic" else "no key")
         print(f"  {index}. {dep.id} [{dep.kind}] {dep.api_base or dep.litellm_model} model={upstream} ({key})")
     return 0
+
+
+def routing_warnings(routing: RoutingConfig) -> list[str]:
+    """What check-config warns about: a routing table that cannot serve a request, or cannot serve Claude's ids."""
+    from gateway.routing.config import DEFAULT_MODELS
+    from gateway.routing.model_ids import tier_of
+
+    if not routing.groups:
+        return ["model_list is empty: nothing can be routed (every Messages request answers 404)"]
+    if routing.default_group is None:
+        unrouted = [mid for mid, _ in DEFAULT_MODELS if routing.group_for(mid, tier_of(mid), None) is None]
+        if unrouted:
+            return [f"no routing.default and no rule for {', '.join(unrouted)}: such requests answer 404"]
+    return []
 
 
 def _fail(message: str) -> int:
@@ -196,6 +214,13 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
     groups = ", ".join(f"{name} ({len(deps)})" for name, deps in routing.groups.items())
     print(f"  routing: groups {groups or 'none'}; {len(routing.rules)} rule(s); default {routing.default_group}")
+    print(
+        f"  routing: strategy {routing.strategy}, num_retries {routing.num_retries}, at most "
+        f"{routing.max_attempts} upstream attempt(s) per request, prompt-cache affinity "
+        f"{'on' if routing.prompt_cache_affinity else 'off'}"
+    )
+    for warning in routing_warnings(routing):
+        print(f"  warning: {warning}")
     secret = "configured" if storage.secret_key else "generated on first start"
     print(f"  storage: {storage.redacted_url}, blobs in {storage.blob_dir}, vault key {secret}")
     return 0

@@ -226,11 +226,13 @@ class Router:
                 except Exception:
                     pass
 
-    async def succeeded(self, deployment: Deployment, decision: Decision | None = None, started: float = 0.0) -> None:
+    async def succeeded(
+        self, deployment: Deployment, decision: Decision | None = None, started: float | None = None
+    ) -> None:
         """The deployment answered: clears its failures, samples its latency (time to the response headers) and
         makes it the conversation's sticky deployment."""
         now = self.clock()
-        if started:
+        if started is not None:
             sample = now - started
             previous = self._latency.get(deployment.id)
             self._latency[deployment.id] = (

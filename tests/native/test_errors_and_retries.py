@@ -99,7 +99,10 @@ def test_failover_goes_to_each_other_deployment_once(fake: AnthropicFake, fake2:
     with running_gateway(config) as url:
         r = _post(url)
     assert r.status_code == 529
-    assert r.json()["error"]["message"] in ("fake upstream: overloaded_error (status 529)", "second deployment overloaded")
+    assert r.json()["error"]["message"] in (
+        "fake upstream: overloaded_error (status 529)",
+        "second deployment overloaded",
+    )
     assert (len(fake.requests), len(fake2.requests)) == (1, 1)  # worst case = 2 deployments x (1 + 0 retries)
 
 

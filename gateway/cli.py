@@ -16,11 +16,14 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway import __version__
 from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
 from gateway.spec import SpecError, load_spec, operation_count
+
+if TYPE_CHECKING:
+    from gateway.routing.config import RoutingConfig
 
 PROG = "litellm-gateway"
 EXIT_CONFIG = 2
@@ -167,6 +170,20 @@ def routes_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def routing_warnings(routing: RoutingConfig) -> list[str]:
+    """What check-config warns about: a routing table that cannot serve a request, or cannot serve Claude's ids."""
+    from gateway.routing.config import DEFAULT_MODELS
+    from gateway.routing.model_ids import tier_of
+
+    if not routing.groups:
+        return ["model_list is empty: nothing can be routed (every Messages request answers 404)"]
+    if routing.default_group is None:
+        unrouted = [mid for mid, _ in DEFAULT_MODELS if routing.group_for(mid, tier_of(mid), None) is None]
+        if unrouted:
+            return [f"no routing.default and no rule for {', '.join(unrouted)}: such requests answer 404"]
+    return []
+
+
 def _fail(message: str) -> int:
     print(f"{PROG}: {message}", file=sys.stderr)
     return EXIT_CONFIG
@@ -200,6 +217,9 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.storage.config import parse_storage
 
         parse_storage(settings.raw)  # likewise storage errors
+        from gateway.runtime.config import parse_runtime
+
+        parse_runtime(settings.raw)  # and runtime errors
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
@@ -249,6 +269,9 @@ def check_config(args: argparse.Namespace) -> int:
         from gateway.storage.config import parse_storage
 
         storage = parse_storage(settings.raw)
+        from gateway.runtime.config import parse_runtime
+
+        runtime = parse_runtime(settings.raw)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     except SpecError as exc:
@@ -267,8 +290,17 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
     groups = ", ".join(f"{name} ({len(deps)})" for name, deps in routing.groups.items())
     print(f"  routing: groups {groups or 'none'}; {len(routing.rules)} rule(s); default {routing.default_group}")
+    print(
+        f"  routing: strategy {routing.strategy}, num_retries {routing.num_retries}, at most "
+        f"{routing.max_attempts} upstream attempt(s) per request, prompt-cache affinity "
+        f"{'on' if routing.prompt_cache_affinity else 'off'}"
+    )
+    for warning in routing_warnings(routing):
+        print(f"  warning: {warning}")
     secret = "configured" if storage.secret_key else "generated on first start"
     print(f"  storage: {storage.redacted_url}, blobs in {storage.blob_dir}, vault key {secret}")
+    runs = "runs sessions" if runtime.run_sessions else "stores events only (run_sessions: false)"
+    print(f"  runtime: {runs}, lease {runtime.lease_ttl_seconds:g} s, {runtime.max_model_retries} model retries")
     return 0
 
 

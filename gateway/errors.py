@@ -126,6 +126,24 @@ class Overloaded(GatewayError):
     retryable = True
 
 
+class UpstreamStatus(GatewayError):
+    """An upstream's own error answer, relayed with its status, ``error.type``, message and details (the native
+    path's last answer when no deployment succeeded, or one that must not be retried)."""
+
+    def __init__(
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, headers=headers, details=details)
+        self.status = status
+        self.error_type = error_type
+
+
 class NotImplementedOperation(GatewayError):
     """An operation of the contract that this gateway does not implement yet (an honest 501)."""
 

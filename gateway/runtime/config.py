@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from gateway.errors import InvalidRequest
+from gateway.settings import ConfigError
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class RuntimeConfig:
     run_sessions: bool = True
 
 
-class RuntimeConfigError(InvalidRequest):
-    pass
+class RuntimeConfigError(ConfigError):
+    """A ``runtime:`` problem (the message names the key)."""
 
 
 def parse_runtime(raw: Mapping[str, Any]) -> RuntimeConfig:

@@ -99,7 +99,10 @@ async def _worker_identity(token: str, request: Any) -> dict[str, str] | None:
         return None
     scope = request.scope
     routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
-    operation_id = str(routing.get("operation_id") or "")
+    operation_id = str(routing.get("operation_id") or "")  # resolved: "<handlers package>.<spec operationId>"
+    settings = state.get(SETTINGS_STATE) if state is not None else None
+    package = f"{settings.handlers_package}." if isinstance(settings, Settings) else ""
+    operation_id = operation_id.removeprefix(package)
     await worker_auth.authorise(store, credential, operation_id, scope.get("path_params") or {})
     return worker_auth.identity(credential)
 

@@ -6,6 +6,8 @@ SDK reads, the configured lease TTL, local mode, and that no key or token ever r
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import secrets
 import subprocess
 import sys
@@ -16,7 +18,6 @@ import anthropic
 import httpx
 import pytest
 import yaml
-from anthropic.lib.environments._poller import sessions_token_from_secret
 
 from gateway.storage import environment_work
 from gateway.storage.config import parse_storage
@@ -76,6 +77,15 @@ def queue_session(database: dict[str, Any], admin: anthropic.Anthropic, environm
     asyncio.run(run())
 
 
+def sessions_token(secret: str | None) -> str:
+    """The sessions token of a work item's ``secret`` (URL-safe base64 of JSON, as the SDK's worker decodes it)."""
+    assert secret
+    payload = json.loads(base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4)))
+    token = payload["sessions_token"]
+    assert isinstance(token, str)
+    return token
+
+
 def status_of(call: Any) -> tuple[int, dict[str, Any]]:
     with pytest.raises(anthropic.APIStatusError) as caught:
         call()
@@ -107,10 +117,8 @@ def test_worker_credentials(database: dict[str, Any], tmp_path: Path) -> None:
 
         # poll -> an item whose secret carries a sessions token
         item = work.poll(env, anthropic_worker_id="w1")
-        assert item is not None and item.data.id == session.id and item.secret
-        token_secret = sessions_token_from_secret(item.secret)
-        assert token_secret is not None
-        token = token_secret.get_secret_value()
+        assert item is not None and item.data.id == session.id
+        token = sessions_token(item.secret)
         assert token.startswith("sk-gw-sess-")
         assert admin.beta.environments.work.retrieve(item.id, environment_id=env).secret is None  # poll only
         assert work.stats(env).pending == 1 and [w.id for w in work.list(env).data] == [item.id]
@@ -160,23 +168,22 @@ def test_worker_credentials(database: dict[str, Any], tmp_path: Path) -> None:
         # a stale heartbeat: 412 with the lease as the server holds it, read by the SDK
         with pytest.raises(anthropic.APIStatusError) as stale:
             work.heartbeat(item.id, environment_id=env, expected_last_heartbeat="NO_HEARTBEAT")
-        assert stale.value.status_code == 412 and stale.value.error_code == "heartbeat_precondition_failed"
-        assert stale.value.details is not None
-        error = stale.value.body["error"]  # type: ignore[index]
-        assert error["details"]["current_state"] == {
-            "state": "active",
-            "ttl_seconds": TTL,
-            "last_heartbeat": beat.last_heartbeat,
-            "lease_extended": False,
+        current = {"state": "active", "ttl_seconds": TTL, "last_heartbeat": beat.last_heartbeat}
+        current["lease_extended"] = False
+        assert stale.value.status_code == 412
+        assert stale.value.body["error"]["details"] == {  # type: ignore[index]
+            "error_code": "heartbeat_precondition_failed",
+            "current_state": current,
         }
-        try:  # anthropic >= 2.17 raises the typed error whose details the worker's lease reads
+        try:  # 2.14: the worker's heartbeat loop reads the body with _server_lease_state
+            from anthropic.lib.environments._worker import _server_lease_state  # type: ignore[attr-defined]
+        except ImportError:  # >= 2.17: the typed error (picked by error.details.error_code) that the lease catches
             from anthropic.types.beta.environments import BetaHeartbeatPreconditionFailedError
-        except ImportError:  # 2.14 reads error.details.current_state from the body
-            pass
-        else:
+
             assert isinstance(stale.value, BetaHeartbeatPreconditionFailedError)
-            state = stale.value.details.current_state
-            assert (state.state, state.ttl_seconds, state.last_heartbeat) == ("active", TTL, beat.last_heartbeat)
+            assert stale.value.details.current_state.model_dump() == current
+        else:
+            assert dict(_server_lease_state(stale.value)) == current
 
         # the token dies with its item; the key lives until revoked
         assert holder.beta.environments.work.stop(item.id, environment_id=env, force=True).state == "stopped"
@@ -192,6 +199,10 @@ def test_worker_credentials(database: dict[str, Any], tmp_path: Path) -> None:
         assert status_of(lambda: work.poll(env))[0] == 401
         assert cli(config, "revoke-key", key_id).returncode == 1
         assert client(url, other_key).beta.environments.work.poll(other_env) is None
+        admin.beta.sessions.delete(other_session.id)
+        admin.beta.environments.delete(other_env)  # its keys go with it
+        assert status_of(lambda: client(url, other_key).beta.environments.work.poll(other_env))[0] == 401
+        assert cli(config, "keys", other_env).returncode == 1
 
     text = log.read_text()
     assert "authorised for custom.environment_work.heartbeat" in text  # the debug log names the credential's use
@@ -298,5 +309,4 @@ def test_sdk_worker_serves_an_item_on_its_sessions_token(database: dict[str, Any
     } <= by_token, uses
     assert by_key == {"custom.environment_work.poll", "custom.environment_work.ack"}, uses
     assert key not in text and key[10:] not in text
-    token = sessions_token_from_secret(item.secret)
-    assert token is not None and token.get_secret_value()[11:] not in text
+    assert sessions_token(item.secret)[11:] not in text

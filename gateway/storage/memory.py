@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import Conflict, InvalidRequest
-from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor, page
+from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page, page_size
 from gateway.storage.resource import Kind, patch_metadata, timestamps
 from gateway.storage.store import Record, Store, record_of, rfc3339, utcnow, valid_id
 from gateway.storage.tables import resources
@@ -543,7 +543,7 @@ async def list_memories(
     if depth is not None and depth < 0:
         raise InvalidRequest("depth: must be 0 (every memory below the prefix) or more")
     chosen = _view(view, "basic")
-    size = clamp_limit(limit, maximum=FULL_VIEW_LIMIT if chosen == "full" else 100)
+    size = page_size(limit, maximum=FULL_VIEW_LIMIT if chosen == "full" else 100)
     kind = f"memories:{store_id}:{prefix}:{depth or 0}"
     after = decode_cursor(page_cursor, kind)
     if after is not None and (len(after) != 1 or not isinstance(after[0], str)):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import Conflict, NotFound
-from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor
+from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from gateway.storage.tables import resource_versions, resources
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -290,7 +290,7 @@ class Store:
         selects nothing: the contract types them as any string); ``where`` adds SQL conditions on the ``resources``
         table, ``predicate`` a Python one (rows are then read in chunks until the page is full). A cursor continues
         only the list (type, parent, ``cursor_key``) that produced it, else 404 (gateway.storage.pagination)."""
-        size = clamp_limit(limit, maximum=max_limit)
+        size = page_size(limit, maximum=max_limit)
         kind = f"{type_}:{parent_id or ''}:{cursor_key}"
         after = decode_cursor(page, kind)
         position = _position(after) if after is not None else None
@@ -349,7 +349,7 @@ class Store:
         """The ``SyncPage`` scheme (newest first): the page after ``after_id`` (older items) or just before
         ``before_id`` (newer items, still returned newest first). Returns (records, has_more). An anchor id that
         names nothing in this list is a 404. ``where`` adds SQLAlchemy conditions on the ``resources`` table."""
-        size = clamp_limit(limit, maximum=max_limit)
+        size = page_size(limit, maximum=max_limit)
         query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_, *where)
         if parent_id is not None:
             query = query.where(resources.c.parent_id == parent_id)
@@ -391,7 +391,7 @@ class Store:
         current = await self.get(workspace, type_, id_)
         if current is None:
             return None
-        size = clamp_limit(limit)
+        size = page_size(limit)
         kind = f"versions:{id_}"
         after = decode_cursor(page, kind)
         query = sa.select(resource_versions).where(resource_versions.c.resource_id == id_)

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from gateway.storage.tables import resource_versions, resources
 
@@ -43,10 +43,13 @@ def parse_rfc3339(value: str) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # a valid timestamp within hours of year 1 or 9999: the nearest representable one
+            parsed = datetime.min if parsed.year == 1 else datetime.max
     return parsed
 
 
@@ -287,7 +290,7 @@ class Store:
         """Newest first with ``page`` cursors; returns (records, next cursor or None).
 
         ``created`` maps ``gt``/``gte``/``lt``/``lte`` to the client's RFC 3339 strings (one that is not a timestamp
-        selects nothing: the contract types them as any string); ``where`` adds SQL conditions on the ``resources``
+        is a 400: the contract types them ``format: date-time``); ``where`` adds SQL conditions on the ``resources``
         table, ``predicate`` a Python one (rows are then read in chunks until the page is full). A cursor continues
         only the list (type, parent, ``cursor_key``) that produced it, else 404 (gateway.storage.pagination)."""
         size = page_size(limit, maximum=max_limit)
@@ -304,7 +307,7 @@ class Store:
                 continue
             bound = parse_rfc3339(value)
             if bound is None:
-                return [], None
+                raise InvalidRequest(f"created_at[{op}]: must be an RFC 3339 timestamp")
             query = query.where(_BOUNDS[op](resources.c.created_at, bound))
         chunk = size + 1 if predicate is None else max(size + 1, 200)
         found: list[Record] = []

@@ -53,10 +53,24 @@ def test_a_models_cursor_naming_no_model_is_a_400(keyed_gateway: Gateway, anchor
     assert anchor in assert_envelope(response, 400, "invalid_request_error")
 
 
-def test_a_full_memory_view_allows_at_most_20(keyed_gateway: Gateway) -> None:
+def test_memory_lists_range_1_to_100_and_the_full_view_caps_at_20(keyed_gateway: Gateway) -> None:
     headers = {"x-api-key": KEY_A}
     store = httpx.post(f"{keyed_gateway.url}/v1/memory_stores", json={"name": "ranges"}, headers=headers)
     assert store.status_code == 200, store.text
     path = f"/v1/memory_stores/{store.json()['id']}/memories"
-    assert get(keyed_gateway, path, view="full", limit=20).status_code == 200
-    assert "20" in assert_envelope(get(keyed_gateway, path, view="full", limit=21), 400, "invalid_request_error")
+    assert get(keyed_gateway, path, view="full", limit=100).status_code == 200  # documented: capped at 20
+    for view in ("full", "basic"):
+        response = get(keyed_gateway, path, view=view, limit=101)
+        assert "100" in assert_envelope(response, 400, "invalid_request_error")
+
+
+@pytest.mark.parametrize("path", ["/v1/agents", "/v1/sessions", "/v1/memory_stores"])
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01T00:00:00Z", "0000-00-00"])
+def test_a_malformed_created_at_bound_is_a_400(keyed_gateway: Gateway, path: str, value: str) -> None:
+    response = get(keyed_gateway, path, **{"created_at[gte]": value})
+    assert "created_at" in assert_envelope(response, 400, "invalid_request_error")
+
+
+def test_a_well_formed_created_at_bound_filters(keyed_gateway: Gateway) -> None:
+    for value in ("2000-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        assert get(keyed_gateway, "/v1/agents", **{"created_at[gte]": value}).status_code == 200

@@ -68,7 +68,10 @@ def keyed_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]
         {"key": "os.environ/HOSTILE_KEY_A", "name": "alice", "workspace": "team-a"},
         {"key": "os.environ/HOSTILE_KEY_B", "name": "bob", "workspace": "team-b"},
     ]
-    yield from start(tmp_path_factory.mktemp("hostile-keyed"), {"gateway": {"api_keys": keys}})
+    # usage counts models.list here (messages would need an upstream)
+    usage = {"limits": {"five_hour": 100}, "operations": ["native.models.list"]}
+    doc = {"gateway": {"api_keys": keys}, "passthrough": {"local": {"usage": usage}}}
+    yield from start(tmp_path_factory.mktemp("hostile-keyed"), doc)
 
 
 @dataclass(frozen=True)

@@ -288,10 +288,33 @@ class RustJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
             if self._required:
                 raise BadRequestProblem(detail="request body is required")
             return None
-        error = next(iter(compiled_validator(self._schema).iter_errors(body)), None)
-        if error is not None:
-            raise BadRequestProblem(detail=describe(error))
+        validator = compiled_validator(self._schema)
+        if not validator.is_valid(body):
+            # validate() stops at the first error; iter_errors() would compute them all (seconds for a body with
+            # tens of thousands of array items) to use one
+            try:
+                validator.validate(body)
+            except jsonschema_rs.ValidationError as error:
+                raise BadRequestProblem(detail=describe(error)) from None
+        check_metadata_keys(body, self._schema)
         return None
+
+
+# Anthropic's documented limits on stored resources (agents: name 1-256 characters, description <= 2048, system
+# <= 100,000; metadata <= 16 pairs, keys <= 64 and values <= 512 characters) are in the contract as maxLength /
+# maxProperties. The one OpenAPI 3.0 cannot state (no propertyNames) is checked here, on every metadata map whose
+# schema has a maxProperties (those of stored resources; a Messages request's metadata has none).
+METADATA_MAX_KEY_CHARS = 64
+
+
+def check_metadata_keys(body: Any, schema: Mapping[str, Any]) -> None:
+    """400 when a top-level ``metadata`` map of a stored resource has a key over 64 characters."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    declared = (schema.get("properties") or {}).get("metadata")
+    if not isinstance(metadata, Mapping) or not isinstance(declared, Mapping) or "maxProperties" not in declared:
+        return
+    if any(len(key) > METADATA_MAX_KEY_CHARS for key in metadata):
+        raise BadRequestProblem(detail=f"metadata: keys are at most {METADATA_MAX_KEY_CHARS} characters")
 
 
 async def _drain(receive: Receive) -> tuple[list[Message], int]:

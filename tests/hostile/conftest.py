@@ -41,6 +41,7 @@ class Gateway:
     url: str
     port: int
     log: Path
+    pid: int
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -51,8 +52,8 @@ def start(tmp: Path, doc: dict[str, Any]) -> Iterator[Gateway]:
     config = tmp / "config.yaml"
     config.write_text(yaml.safe_dump(doc), encoding="utf-8")
     log = tmp / "gateway.log"
-    with gateway_process(config, {"HOSTILE_KEY_A": KEY_A, "HOSTILE_KEY_B": KEY_B}, log_file=log) as (_proc, url):
-        yield Gateway(url=url, port=int(url.rsplit(":", 1)[1]), log=log)
+    with gateway_process(config, {"HOSTILE_KEY_A": KEY_A, "HOSTILE_KEY_B": KEY_B}, log_file=log) as (proc, url):
+        yield Gateway(url=url, port=int(url.rsplit(":", 1)[1]), log=log, pid=proc.pid)
 
 
 @pytest.fixture(scope="session")

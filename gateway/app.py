@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import services
 from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
+from gateway.limits import parse_limits
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.proxy.accounting import AccountingMiddleware
 from gateway.proxy.websocket import voice_relay
@@ -113,7 +114,7 @@ def create_app(settings: Settings) -> ASGIApp:
         resolver=RelativeResolver(settings.handlers_package),
         strict_validation=False,
         validate_responses=settings.validate_responses,
-        validator_map=validator_map(),
+        validator_map=validator_map(parse_limits(settings.raw).max_json_depth),
         security_map=security_map(settings),
     )
     handlers.install(api)

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import dataclasses
 import importlib.util
-import ipaddress
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,13 +33,9 @@ T = TypeVar("T")
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``; every other name or address (including ``0.0.0.0``) is not."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    from gateway.middleware import is_loopback_host
+
+    return is_loopback_host(host)
 
 
 def _port(value: str) -> int:
@@ -204,6 +199,9 @@ def _load(args: argparse.Namespace) -> Settings:
 
 
 def _configure_logging(level: str) -> None:
+    from gateway.logs import install_log_escaping
+
+    install_log_escaping()  # one record = one line, whatever a client put in a path, header or parameter
     numeric = TRACE if level == "trace" else getattr(logging, level.upper())
     logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -220,6 +218,9 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.runtime.config import parse_runtime
 
         parse_runtime(settings.raw)  # and runtime errors
+        from gateway.limits import parse_limits
+
+        limits = parse_limits(settings.raw)  # the server: section (connection, header and body limits)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
@@ -230,9 +231,9 @@ def serve(args: argparse.Namespace) -> int:
         )
     _configure_logging(settings.log_level)
     try:
-        from gateway.app import create_app  # lazy: keeps --help and config errors fast
+        from gateway.server import served_app  # lazy: keeps --help and config errors fast
 
-        app = create_app(settings)
+        app = served_app(settings, limits)
     except SpecError as exc:
         return _fail(f"config error: gateway.spec_path: {exc}")
     except Exception as exc:  # resolver or spec validation errors from connexion: report, don't trace
@@ -240,13 +241,15 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from gateway.server import uvicorn_options
+
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        **uvicorn_options(limits),  # the HTTP protocol with the server: limits, keep-alive timeout
         lifespan="on",
         server_header=False,
         # one line per request from uvicorn costs ~2.5 % of a proxied request (issue-3 benchmark, hot spot 4): on at

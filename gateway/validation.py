@@ -22,12 +22,14 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, MultiP
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope
 
+from gateway.limits import Limits
 from gateway.middleware import UPLOAD_PATH
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 400
 MAX_COMPILED = 4096
+DEFAULT_MAX_JSON_DEPTH = Limits.max_json_depth
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # keywords whose value is one schema / a list of schemas / a name -> schema mapping
 _SUBSCHEMA = ("items", "additionalItems", "additionalProperties", "not")
@@ -205,18 +207,24 @@ def _render(instance: Any) -> str | None:
         return None
 
 
-def parse_json_body(data: bytes) -> Any:
-    """Parse a request body: ``_EMPTY`` for no bytes; 400 for non-UTF-8 or invalid JSON."""
+def parse_json_body(data: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
+    """Parse a request body: ``_EMPTY`` for no bytes; 400 for non-UTF-8 or invalid JSON, or arrays/objects nested
+    deeper than ``max_depth``."""
     if not data:
         return _EMPTY
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequestProblem(detail="request body is not valid UTF-8") from None
+    too_deep = f"request body is nested too deeply: at most {max_depth} levels of arrays and objects are accepted"
     try:  # the stdlib, not orjson: orjson turns integers beyond 64 bits into floats; connexion re-parses with it too
         value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # the C scanner's own guard, far beyond max_depth
+        raise BadRequestProblem(detail=too_deep) from None
     except ValueError as exc:
         raise BadRequestProblem(detail=f"request body is not valid JSON: {exc}") from None
+    if data.count(b"[") + data.count(b"{") > max_depth and json_depth(value) > max_depth:
+        raise BadRequestProblem(detail=too_deep)
     if _SURROGATE_ESCAPE.search(text) is not None:  # rare: only then pay for the full check
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -228,6 +236,24 @@ def parse_json_body(data: bytes) -> Any:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of arrays and objects in a parsed JSON value (a scalar is 0, ``[]`` is 1), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def _reject_constant(name: str) -> Any:
@@ -251,19 +277,44 @@ class RustJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
         result: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
         return result
 
+    max_json_depth = DEFAULT_MAX_JSON_DEPTH
+
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         data = b"".join([chunk async for chunk in stream])
-        return parse_json_body(data)
+        return parse_json_body(data, self.max_json_depth)
 
     def _validate(self, body: Any) -> None:
         if body is _EMPTY:
             if self._required:
                 raise BadRequestProblem(detail="request body is required")
             return None
-        error = next(iter(compiled_validator(self._schema).iter_errors(body)), None)
-        if error is not None:
-            raise BadRequestProblem(detail=describe(error))
+        validator = compiled_validator(self._schema)
+        if not validator.is_valid(body):
+            # validate() stops at the first error; iter_errors() would compute them all (seconds for a body with
+            # tens of thousands of array items) to use one
+            try:
+                validator.validate(body)
+            except jsonschema_rs.ValidationError as error:
+                raise BadRequestProblem(detail=describe(error)) from None
+        check_metadata_keys(body, self._schema)
         return None
+
+
+# Anthropic's documented limits on stored resources (agents: name 1-256 characters, description <= 2048, system
+# <= 100,000; metadata <= 16 pairs, keys <= 64 and values <= 512 characters) are in the contract as maxLength /
+# maxProperties. The one OpenAPI 3.0 cannot state (no propertyNames) is checked here, on every metadata map whose
+# schema has a maxProperties (those of stored resources; a Messages request's metadata has none).
+METADATA_MAX_KEY_CHARS = 64
+
+
+def check_metadata_keys(body: Any, schema: Mapping[str, Any]) -> None:
+    """400 when a top-level ``metadata`` map of a stored resource has a key over 64 characters."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    declared = (schema.get("properties") or {}).get("metadata")
+    if not isinstance(metadata, Mapping) or not isinstance(declared, Mapping) or "maxProperties" not in declared:
+        return
+    if any(len(key) > METADATA_MAX_KEY_CHARS for key in metadata):
+        raise BadRequestProblem(detail=f"metadata: keys are at most {METADATA_MAX_KEY_CHARS} characters")
 
 
 async def _drain(receive: Receive) -> tuple[list[Message], int]:
@@ -331,14 +382,15 @@ class StreamingUploadValidator(MultiPartFormDataValidator):  # type: ignore[misc
         return result
 
 
-def validator_map() -> dict[str, Any]:
-    """The ``validator_map`` for ``add_api``: jsonschema-rs for every JSON media type, non-buffering uploads, stock
-    validators otherwise."""
+def validator_map(max_json_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, Any]:
+    """The ``validator_map`` for ``add_api``: jsonschema-rs for every JSON media type (bodies nested deeper than
+    ``max_json_depth`` get 400), non-buffering uploads, stock validators otherwise."""
+    json_validator = type("JSONBodyValidator", (RustJSONBodyValidator,), {"max_json_depth": max_json_depth})
     return {
         "body": MediaTypeDict(
             {
                 **VALIDATOR_MAP["body"],
-                "*/*json": RustJSONBodyValidator,
+                "*/*json": json_validator,
                 "multipart/form-data": StreamingUploadValidator,
             }
         ),

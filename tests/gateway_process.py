@@ -22,14 +22,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def gateway_process(config: Path, env: Mapping[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Start the gateway with ``config`` (extra environment ``env``); yields (process, base URL) once healthy."""
+def gateway_process(
+    config: Path, env: Mapping[str, str], log_file: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Start the gateway with ``config`` (extra environment ``env``); yields (process, base URL) once healthy.
+    With ``log_file`` the process's output goes there (a pipe nobody reads would stall a chatty gateway)."""
     port = free_port()
     script = Path(sys.executable).with_name("litellm-gateway")
+    output = log_file.open("wb") if log_file is not None else subprocess.PIPE
     proc = subprocess.Popen(
         [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
         env={**os.environ, **env},
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -42,7 +46,8 @@ def gateway_process(config: Path, env: Mapping[str, str]) -> Iterator[tuple[subp
             time.sleep(0.1)
     else:
         proc.kill()
-        out = proc.stdout.read().decode() if proc.stdout else ""
+        proc.wait()
+        out = proc.stdout.read().decode() if proc.stdout else log_file.read_text() if log_file else ""
         pytest.fail(f"gateway did not start: {out[-2000:]}")
     try:
         yield proc, url
@@ -50,6 +55,8 @@ def gateway_process(config: Path, env: Mapping[str, str]) -> Iterator[tuple[subp
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=20)
+        if log_file is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 @contextmanager

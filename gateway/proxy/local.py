@@ -8,6 +8,8 @@ claude-desktop-surface.md §3-§6, §10.1).
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +34,24 @@ class BodyReader(Protocol):
 
 
 @dataclass(frozen=True)
+class Tenant:
+    """Whom a local answer is for. In local mode (no gateway keys) there is one tenant and the configured account
+    and organization are its identities; with keys, each key (by name) has its own account id, settings and usage,
+    and each workspace its own organization id and admin requests (ids derived from the configured ones)."""
+
+    key: str = "local"
+    workspace: str = "default"
+    keyed: bool = False
+
+
+LOCAL_TENANT = Tenant()
+
+
+def _derived(base: str, kind: str, name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"litellm-gateway:{base}:{kind}:{name}"))
+
+
+@dataclass(frozen=True)
 class LocalRequest:
     """What a local answer may know about the request: its id, path, and (lazily) its JSON body."""
 
@@ -48,18 +68,35 @@ class LocalAnswers:
         self.accounting = accounting
         self.sink = sink
         self.started_at = iso(accounting.started_at)
+        self.tenant = LOCAL_TENANT
+
+    def for_tenant(self, tenant: Tenant) -> LocalAnswers:
+        """These answers as ``tenant`` sees them (a shallow copy; the store and accounting are shared)."""
+        bound = copy.copy(self)
+        bound.tenant = tenant
+        return bound
+
+    @property
+    def account_uuid(self) -> str:
+        base = self.local.account.uuid
+        return _derived(base, "key", self.tenant.key) if self.tenant.keyed else base
+
+    @property
+    def organization_uuid(self) -> str:
+        base = self.local.organization.uuid
+        return _derived(base, "workspace", self.tenant.workspace) if self.tenant.keyed else base
 
     # --- identity -----------------------------------------------------------------------------------------------------
     def profile(self) -> dict[str, Any]:
         account = self.local.account
         org = self.local.organization
-        acc: dict[str, Any] = {"uuid": account.uuid, "email": account.email, "display_name": account.display_name}
+        acc: dict[str, Any] = {"uuid": self.account_uuid, "email": account.email, "display_name": account.display_name}
         if account.created_at is not None:
             acc["created_at"] = account.created_at
         return {
             "account": acc,
             "organization": {
-                "uuid": org.uuid,
+                "uuid": self.organization_uuid,
                 "name": org.name,
                 "organization_type": org.organization_type,
                 "rate_limit_tier": org.rate_limit_tier,
@@ -73,7 +110,7 @@ class LocalAnswers:
         }
 
     def cli_profile(self, account_uuid: str) -> dict[str, Any]:
-        if account_uuid != self.local.account.uuid:
+        if account_uuid != self.account_uuid:
             raise NotFound(f"no account {account_uuid!r} on this gateway (local mode knows one account)")
         answer = self.profile()
         org_type = self.local.organization.organization_type
@@ -89,9 +126,9 @@ class LocalAnswers:
         account = self.local.account
         org = self.local.organization
         return {
-            "account_uuid": account.uuid,
+            "account_uuid": self.account_uuid,
             "account_email": account.email,
-            "organization_uuid": org.uuid,
+            "organization_uuid": self.organization_uuid,
             "organization_name": org.name,
             "organization_type": org.organization_type,
             "organization_rate_limit_tier": org.rate_limit_tier,
@@ -161,12 +198,12 @@ class LocalAnswers:
         org = self.local.organization
         return {
             "account": {
-                "uuid": account.uuid,
+                "uuid": self.account_uuid,
                 "email_address": account.email,
                 "memberships": [
                     {
                         "organization": {
-                            "uuid": org.uuid,
+                            "uuid": self.organization_uuid,
                             "name": org.name,
                             "rate_limit_tier": org.rate_limit_tier,
                             "raven_type": None,
@@ -180,7 +217,9 @@ class LocalAnswers:
 
     # --- usage --------------------------------------------------------------------------------------------------------
     def usage(self) -> dict[str, Any]:
+        """Computed from the request accounting: with gateway keys, only the calling key's requests."""
         usage = self.local.usage
+        key = self.tenant.key if self.tenant.keyed else None
         answer: dict[str, Any] = {
             "five_hour": None,
             "seven_day": None,
@@ -191,7 +230,7 @@ class LocalAnswers:
         }
         counted: dict[str, int] = {}
         for window, seconds in USAGE_WINDOWS.items():
-            count, oldest = self.accounting.window(seconds, usage.operations)
+            count, oldest = self.accounting.window(seconds, usage.operations, key)
             counted[window] = count
             limit = usage.limits.get(window)
             if limit is not None:
@@ -204,23 +243,23 @@ class LocalAnswers:
             "windows": counted,
             "limits": dict(usage.limits),
             "since": self.started_at,
-            "by_operation": self.accounting.by_operation(),
+            "by_operation": self.accounting.by_operation(key),
         }
         return answer
 
     # --- account settings ---------------------------------------------------------------------------------------------
     def account_settings(self) -> dict[str, Any]:
-        return self.store.account_settings()
+        return self.store.account_settings(self.tenant.key)
 
     async def update_account_settings(self, request: LocalRequest) -> dict[str, Any]:
         body = await request.json()
         if not isinstance(body, Mapping):
             raise InvalidRequest("request body must be a JSON object")
-        return await self.store.update_account_settings(body)
+        return await self.store.update_account_settings(self.tenant.key, body)
 
     # --- organizations ------------------------------------------------------------------------------------------------
     def _org(self, org_uuid: str) -> None:
-        if org_uuid != self.local.organization.uuid:
+        if org_uuid != self.organization_uuid:
             raise NotFound(f"no organization {org_uuid!r} on this gateway")
 
     def referral_eligibility(self, org_uuid: str) -> dict[str, Any]:
@@ -244,7 +283,7 @@ class LocalAnswers:
         self, org_uuid: str, request_type: str, statuses: list[str] | None
     ) -> list[dict[str, Any]] | None:
         self._org(org_uuid)
-        found = self.store.admin_requests(request_type, set(statuses or ()))
+        found = self.store.admin_requests(self.tenant.workspace, request_type, set(statuses or ()))
         return found or None
 
     async def create_admin_request(self, org_uuid: str, request: LocalRequest) -> dict[str, Any]:
@@ -258,7 +297,7 @@ class LocalAnswers:
         if not isinstance(body, Mapping) or body.get("request_type") not in ("limit_increase", "seat_upgrade"):
             raise InvalidRequest("request_type must be limit_increase or seat_upgrade")
         created, _new = await self.store.create_admin_request(
-            str(body["request_type"]), body.get("details"), self.local.account.uuid
+            self.tenant.workspace, str(body["request_type"]), body.get("details"), self.account_uuid
         )
         return created
 

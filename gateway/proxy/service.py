@@ -29,7 +29,7 @@ from gateway.proxy.accounting import ACCOUNTING_STATE, RequestAccounting
 from gateway.proxy.config import ProxyConfig, parse_proxy_config
 from gateway.proxy.event_sink import EventSink
 from gateway.proxy.forward import SKIP_AUTO_HEADERS, ReverseProxy
-from gateway.proxy.local import LocalAnswers, LocalRequest
+from gateway.proxy.local import LOCAL_TENANT, LocalAnswers, LocalRequest, Tenant
 from gateway.proxy.operations import OPERATIONS
 from gateway.proxy.store import LocalStore
 from gateway.request_id import request_id_for
@@ -58,18 +58,20 @@ class ProxyService:
     def is_gateway_key(self, token: str) -> bool:
         return is_gateway_key(self.keys, token)
 
-    def authorize_local(self, headers: Mapping[str, str]) -> None:
-        """When gateway keys are configured, a local answer needs one of them."""
+    def authorize_local(self, headers: Mapping[str, str]) -> Tenant:
+        """When gateway keys are configured, a local answer needs one of them; the answer is that key's."""
         if not self.keys.entries:
-            return
+            return LOCAL_TENANT
         token = headers.get("x-api-key")
         if token is None:
             scheme, _, value = headers.get("authorization", "").partition(" ")
             token = value.strip() if scheme.lower() == "bearer" else None
         if not token:
             raise AuthenticationFailed("missing API key: local answers need a gateway key in the x-api-key header")
-        if self.keys.identify(token) is None:
+        identity = self.keys.identify(token)
+        if identity is None:
             raise AuthenticationFailed("invalid API key for this gateway")
+        return Tenant(key=identity["sub"], workspace=identity["workspace"], keyed=True)
 
 
 def is_gateway_key(keys: KeyIndex, token: str) -> bool:
@@ -92,20 +94,19 @@ async def dispatch(operation_id: str, answer: LocalAnswer) -> Any:
     operation = OPERATIONS[operation_id]
     if not service.is_local(operation.category):
         return await service.proxy.forward(operation, request)
-    service.authorize_local(request.headers)
-    return await _answer(service, request, answer)
+    tenant = service.authorize_local(request.headers)
+    return await _answer(service, request, answer, tenant)
 
 
 async def local_stub(answer: LocalAnswer, *, authorize: bool = True) -> Any:
     """Stub operations are always answered here."""
     request = current_request
     service = service_of(request.scope)
-    if authorize:
-        service.authorize_local(request.headers)
-    return await _answer(service, request, answer)
+    tenant = service.authorize_local(request.headers) if authorize else LOCAL_TENANT
+    return await _answer(service, request, answer, tenant)
 
 
-async def _answer(service: ProxyService, request: Any, answer: LocalAnswer) -> Any:
+async def _answer(service: ProxyService, request: Any, answer: LocalAnswer, tenant: Tenant) -> Any:
     async def read_json() -> Any:
         body = await request.json()  # already validated against the spec by connexion
         if body is None:
@@ -113,7 +114,7 @@ async def _answer(service: ProxyService, request: Any, answer: LocalAnswer) -> A
         return body
 
     local_request = LocalRequest(request_id=request_id_for(request.scope), path=request.scope["path"], json=read_json)
-    result = answer(service.local, local_request)
+    result = answer(service.local.for_tenant(tenant), local_request)
     if inspect.isawaitable(result):
         result = await result
     if result is None:  # a JSON null body (connexion would turn None into an empty 204)

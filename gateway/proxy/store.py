@@ -24,6 +24,8 @@ from gateway.settings import ConfigError
 STATE_FILE = "local_state.json"
 DEFAULT_SETTINGS: Mapping[str, Any] = {"grove_enabled": None, "grove_notice_viewed_at": None}
 READ_ONLY_SETTINGS = frozenset({"grove_notice_viewed_at"})
+LOCAL_KEY = "local"  # the one tenant of local mode (gateway.auth.LOCAL_IDENTITY's sub)
+DEFAULT_WORKSPACE = "default"
 
 
 class LocalStore:
@@ -44,33 +46,45 @@ class LocalStore:
     def persistent(self) -> bool:
         return self.file is not None
 
-    def account_settings(self) -> dict[str, Any]:
-        return copy.deepcopy(self._data["account_settings"])
+    def _settings_of(self, key: str) -> dict[str, Any]:
+        """The settings of the gateway key named ``key`` (``local``: local mode's, kept where they always were)."""
+        if key == LOCAL_KEY:
+            settings: dict[str, Any] = self._data["account_settings"]
+            return settings
+        by_key: dict[str, dict[str, Any]] = self._data.setdefault("account_settings_by_key", {})
+        return by_key.setdefault(key, dict(DEFAULT_SETTINGS))
 
-    async def update_account_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+    def account_settings(self, key: str = LOCAL_KEY) -> dict[str, Any]:
+        return copy.deepcopy(self._settings_of(key))
+
+    async def update_account_settings(self, key: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         async with self._lock:
-            current = self._data["account_settings"]
+            current = self._settings_of(key)
             for key, value in changes.items():
                 if key not in READ_ONLY_SETTINGS:
                     current[key] = value
             await self._save()
             return copy.deepcopy(current)
 
-    def admin_requests(self, request_type: str, statuses: set[str] | None) -> list[dict[str, Any]]:
+    def admin_requests(self, workspace: str, request_type: str, statuses: set[str] | None) -> list[dict[str, Any]]:
         return [
-            copy.deepcopy(r)
-            for r in self._data["admin_requests"]
+            self._public(r)
+            for r in self._in_workspace(workspace)
             if r["request_type"] == request_type and (not statuses or r["status"] in statuses)
         ]
 
+    def _in_workspace(self, workspace: str) -> list[dict[str, Any]]:
+        """Admin requests of one workspace's organization (those stored before issue 17 belong to ``default``)."""
+        return [r for r in self._data["admin_requests"] if r.get("workspace", DEFAULT_WORKSPACE) == workspace]
+
     async def create_admin_request(
-        self, request_type: str, details: Any, requester_uuid: str
+        self, workspace: str, request_type: str, details: Any, requester_uuid: str
     ) -> tuple[dict[str, Any], bool]:
-        """The pending request of this type if there is one (False), else a new one (True)."""
+        """The workspace's pending request of this type if there is one (False), else a new one (True)."""
         async with self._lock:
-            for existing in self._data["admin_requests"]:
+            for existing in self._in_workspace(workspace):
                 if existing["request_type"] == request_type and existing["status"] == "pending":
-                    return copy.deepcopy(existing), False
+                    return self._public(existing), False
             created = {
                 "uuid": str(uuid.uuid4()),
                 "status": "pending",
@@ -79,9 +93,13 @@ class LocalStore:
                 "request_type": request_type,
                 "details": details,
             }
-            self._data["admin_requests"].append(created)
+            self._data["admin_requests"].append({**created, "workspace": workspace})
             await self._save()
             return copy.deepcopy(created), True
+
+    @staticmethod
+    def _public(request: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: copy.deepcopy(v) for k, v in request.items() if k != "workspace"}
 
     async def _save(self) -> None:
         if self.file is None:

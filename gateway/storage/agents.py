@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import Conflict, NotFound
+from gateway.storage import skills
 from gateway.storage.pagination import page
 from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
 from gateway.storage.store import Record, Store
@@ -106,6 +107,14 @@ class _Refs:
             raise NotFound(f"agent {agent_id!r} has no version {version}")
         return {**ref, "version": version}
 
+    async def skill(self, ref: Mapping[str, Any]) -> dict[str, Any]:
+        """A ``custom`` skill must exist, at that version, in the caller's workspace (404 otherwise); ``anthropic``
+        skills are Anthropic's pre-built ones, which this gateway has no list of."""
+        out = skill_ref(ref)
+        if out.get("type") == "custom":
+            await skills.resolve_version(self.store, self.workspace, str(out.get("skill_id")), str(out["version"]))
+        return out
+
     async def switch(self, value: Any) -> dict[str, Any]:
         """A subagents/workflows switch: disabled by default; enabled gets its inline/predefined agents."""
         if value is None:
@@ -146,7 +155,7 @@ async def _materialise(doc: dict[str, Any], refs: _Refs) -> dict[str, Any]:
     doc["model"] = model_config(doc["model"])
     doc["tools"] = [tool_config(t) for t in doc.get("tools") or []]
     doc["mcp_servers"] = [dict(s) for s in doc.get("mcp_servers") or []]
-    doc["skills"] = [skill_ref(s) for s in doc.get("skills") or []]
+    doc["skills"] = [await refs.skill(s) for s in doc.get("skills") or []]
     doc["metadata"] = dict(doc.get("metadata") or {})
     doc["execution_identity"] = dict(doc.get("execution_identity") or SERVICE_ACCOUNT)
     doc["multiagent"] = await refs.multiagent(doc.get("multiagent"))

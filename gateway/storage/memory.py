@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import Conflict, InvalidRequest
-from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor, page
+from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page, page_size
 from gateway.storage.resource import Kind, patch_metadata, timestamps
 from gateway.storage.store import Record, Store, record_of, rfc3339, utcnow, valid_id
 from gateway.storage.tables import resources
@@ -54,6 +54,14 @@ MAX_CONTENT_BYTES = 102_400
 MAX_PATH_BYTES = 1024
 MAX_SEGMENTS = 20
 FULL_VIEW_LIMIT = 20
+
+
+def _page_size(limit: int | None, view: str) -> int:
+    """``limit`` 1..100 (400 otherwise); the full view caps it at 20, as Anthropic's API does (documented)."""
+    size = page_size(limit, maximum=100)
+    return min(size, FULL_VIEW_LIMIT) if view == "full" else size
+
+
 ATTEMPTS = 20
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
@@ -543,7 +551,7 @@ async def list_memories(
     if depth is not None and depth < 0:
         raise InvalidRequest("depth: must be 0 (every memory below the prefix) or more")
     chosen = _view(view, "basic")
-    size = clamp_limit(limit, maximum=FULL_VIEW_LIMIT if chosen == "full" else 100)
+    size = _page_size(limit, chosen)
     kind = f"memories:{store_id}:{prefix}:{depth or 0}"
     after = decode_cursor(page_cursor, kind)
     if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
@@ -671,13 +679,13 @@ async def list_versions(
     records, next_page = await store.list_resources(
         workspace,
         VERSION.type,
-        limit=limit,
+        limit=_page_size(limit, chosen),
         page=page_cursor,
         include_archived=True,
         parent_id=store_id,
         created={"gte": created_at_gte, "lte": created_at_lte},
         where=where,
-        max_limit=FULL_VIEW_LIMIT if chosen == "full" else 100,
+        max_limit=100,
         cursor_key="versions",
     )
     return page([version_response(r, chosen) for r in records], next_page)

@@ -13,18 +13,24 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import NotFound
+from gateway.errors import InvalidRequest, NotFound
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 PREFIX = "page_"
 
 
-def clamp_limit(limit: int | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
-    """``limit`` brought into 1..maximum (None: the default)."""
+def page_size(limit: int | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    """``limit`` when it is within 1..maximum (None: the default); out of range is a 400, never silently clamped
+    (a client that asked for 0 or 10**20 items would otherwise page on forever or get fewer than it thinks)."""
     if limit is None:
         return default
-    return max(1, min(int(limit), maximum))
+    if not 1 <= int(limit) <= maximum:
+        raise InvalidRequest(f"limit: must be between 1 and {maximum}")
+    return int(limit)
+
+
+clamp_limit = page_size  # the name before issue 17 (it clamped); sessions.py and session_events.py still use it
 
 
 def bad_cursor() -> NotFound:

@@ -249,6 +249,8 @@ async def create(
     vault_ids = [str(v) for v in body.get("vault_ids") or []]
     for vault_id in vault_ids:
         await _live(store, workspace, "vault", vault_id, "vault")
+    if body.get("user_profile_id") is not None:  # not in the contract's body; resolved when a client sends it anyway
+        await _live(store, workspace, "user_profile", str(body["user_profile_id"]), "user profile")
     attached = [await _resource(store, workspace, r, seal) for r in body.get("resources") or []]
     initial = [_event_doc(e) for e in body.get("initial_events") or []]
     session_id = KIND.new_id()
@@ -340,8 +342,8 @@ def _bounds(values: Mapping[str, str | None]) -> dict[str, datetime] | None:
     for name, value in values.items():
         if value:
             parsed = parse_rfc3339(value)
-            if parsed is None:
-                return None
+            if parsed is None:  # issue 17: a malformed bound is the client's error, not an empty list
+                raise InvalidRequest(f"created_at[{name}]: must be an RFC 3339 timestamp")
             out[name] = parsed
     return out
 

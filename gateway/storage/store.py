@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.storage.bus import Bus
-from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor
+from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from gateway.storage.tables import resource_versions, resources
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -44,10 +44,13 @@ def parse_rfc3339(value: str) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # a valid timestamp within hours of year 1 or 9999: the nearest representable one
+            parsed = datetime.min if parsed.year == 1 else datetime.max
     return parsed
 
 
@@ -290,10 +293,10 @@ class Store:
         """Newest first with ``page`` cursors; returns (records, next cursor or None).
 
         ``created`` maps ``gt``/``gte``/``lt``/``lte`` to the client's RFC 3339 strings (one that is not a timestamp
-        selects nothing: the contract types them as any string); ``where`` adds SQL conditions on the ``resources``
+        is a 400: the contract types them ``format: date-time``); ``where`` adds SQL conditions on the ``resources``
         table, ``predicate`` a Python one (rows are then read in chunks until the page is full). A cursor continues
         only the list (type, parent, ``cursor_key``) that produced it, else 404 (gateway.storage.pagination)."""
-        size = clamp_limit(limit, maximum=max_limit)
+        size = page_size(limit, maximum=max_limit)
         kind = f"{type_}:{parent_id or ''}:{cursor_key}"
         after = decode_cursor(page, kind)
         position = _position(after) if after is not None else None
@@ -307,7 +310,7 @@ class Store:
                 continue
             bound = parse_rfc3339(value)
             if bound is None:
-                return [], None
+                raise InvalidRequest(f"created_at[{op}]: must be an RFC 3339 timestamp")
             query = query.where(_BOUNDS[op](resources.c.created_at, bound))
         chunk = size + 1 if predicate is None else max(size + 1, 200)
         found: list[Record] = []
@@ -352,7 +355,7 @@ class Store:
         """The ``SyncPage`` scheme (newest first): the page after ``after_id`` (older items) or just before
         ``before_id`` (newer items, still returned newest first). Returns (records, has_more). An anchor id that
         names nothing in this list is a 404. ``where`` adds SQLAlchemy conditions on the ``resources`` table."""
-        size = clamp_limit(limit, maximum=max_limit)
+        size = page_size(limit, maximum=max_limit)
         query = sa.select(resources).where(resources.c.workspace == workspace, resources.c.type == type_, *where)
         if parent_id is not None:
             query = query.where(resources.c.parent_id == parent_id)
@@ -394,7 +397,7 @@ class Store:
         current = await self.get(workspace, type_, id_)
         if current is None:
             return None
-        size = clamp_limit(limit)
+        size = page_size(limit)
         kind = f"versions:{id_}"
         after = decode_cursor(page, kind)
         query = sa.select(resource_versions).where(resource_versions.c.resource_id == id_)

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gateway.errors import InvalidRequest, NotFound
-from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor, page
+from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page, page_size
 from gateway.storage.resource import Kind, patch_metadata
 from gateway.storage.store import Record, Store, parse_rfc3339, record_of, rfc3339, utcnow, valid_id
 from gateway.storage.tables import resources
@@ -150,7 +150,7 @@ async def list_profiles(
 ) -> dict[str, Any]:
     """Newest first by default; ``order`` asc/desc; ``order_by`` ``created_at`` or ``name`` (ASCII case-insensitive,
     profiles without a name last in either direction). Keyset cursors, so concurrent inserts never repeat items."""
-    size = clamp_limit(limit)
+    size = page_size(limit)
     descending = order != "asc"
     by_name = order_by == "name"
     kind = f"user_profiles:{'name' if by_name else 'created_at'}:{'desc' if descending else 'asc'}"

@@ -152,11 +152,12 @@ def test_describe_never_quotes_the_offending_value(instance: dict[str, object]) 
 
 
 def test_validator_map_keeps_a_media_type_dict() -> None:
-    body = validator_map()["body"]
+    body = validator_map(max_json_depth=7)["body"]
     assert isinstance(body, MediaTypeDict)
-    assert body["application/json"] is RustJSONBodyValidator
-    assert body["application/vnd.custom+json"] is RustJSONBodyValidator
-    assert body["multipart/form-data"] is not RustJSONBodyValidator
+    json_validator = body["application/json"]
+    assert issubclass(json_validator, RustJSONBodyValidator) and json_validator.max_json_depth == 7
+    assert body["application/vnd.custom+json"] is json_validator
+    assert not issubclass(body["multipart/form-data"], RustJSONBodyValidator)
 
 
 @pytest.mark.parametrize("bad", ["{", "[1,]", "NaN", '{"a": Infinity}'])

@@ -126,8 +126,10 @@ def test_agent_tenant_isolation(gateway: str) -> None:
 
 def test_list_parameters_are_checked(gateway: str) -> None:
     with http(gateway) as client:
-        huge = client.get("/v1/agents", params={"limit": 10**12})
-        assert huge.status_code == 200 and huge.json() == {"data": [], "next_page": None}
+        # out of range is a 400, never silently clamped (issue 17)
+        for limit in (10**12, 101, 0, -5):
+            out_of_range = client.get("/v1/agents", params={"limit": limit})
+            assert out_of_range.status_code == 400 and out_of_range.json()["error"]["type"] == "invalid_request_error"
         client.post("/v1/agents", json={"model": "claude-haiku-4-5", "name": "one"}).raise_for_status()
         # not even shaped like a cursor: 400 (the contract's pattern); shaped like one but not ours, or another
         # list's: it names no page, 404 (see the issue-4 note on why not 400)
@@ -135,10 +137,10 @@ def test_list_parameters_are_checked(gateway: str) -> None:
         assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
         forged = client.get("/v1/agents", params={"page": "page_eyJrIjoiZW52aXJvbm1lbnQ6IiwicCI6W119"})
         assert forged.status_code == 404 and forged.json()["error"]["type"] == "not_found_error"
-        assert client.get("/v1/agents", params={"limit": -5}).json()["data"][0]["name"] == "one"
-        # a created_at bound that is not a timestamp selects nothing
+        assert client.get("/v1/agents", params={"limit": 1}).json()["data"][0]["name"] == "one"
+        # a created_at bound that is not a timestamp is a 400 (issue 17)
         when = client.get("/v1/agents", params={"created_at[gte]": "yesterday"})
-        assert when.status_code == 200 and when.json() == {"data": [], "next_page": None}
+        assert when.status_code == 400 and when.json()["error"]["type"] == "invalid_request_error"
         iso = client.get("/v1/agents", params={"created_at[gte]": "2000-01-01T00:00:00+02:00"})
         assert [a["name"] for a in iso.json()["data"]] == ["one"]
         assert client.get("/v1/agents/agent_nope").status_code == 404

@@ -160,7 +160,8 @@ def test_deployment_runs(gateway: str) -> None:
     assert len(list(client.beta.deployment_runs.list(trigger_type="manual"))) == 5
     assert [r.id for r in client.beta.deployment_runs.list(created_at_gt=runs[3].created_at)] == [runs[4].id]
     assert [r.id for r in client.beta.deployment_runs.list(created_at_lt=runs[1].created_at)] == [runs[0].id]
-    assert list(client.beta.deployment_runs.list(created_at_gte="not a time")) == []
+    with pytest.raises(anthropic.BadRequestError):  # not a timestamp: 400, not a silently empty list (issue 17)
+        client.beta.deployment_runs.list(created_at_gte="not a time")
     with pytest.raises(anthropic.NotFoundError):  # a cursor of another list names no page
         client.beta.deployment_runs.list(page=str(client.beta.deployments.list(limit=1).next_page))
 

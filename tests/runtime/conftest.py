@@ -39,7 +39,20 @@ class Gateway:
     proc: subprocess.Popen[bytes]
     sdk: anthropic.Anthropic
     tmp: Path
+    config: Path
     logs: list[str] = field(default_factory=list)
+
+    def environment_key(self, environment_id: str) -> str:
+        """A key minted by ``litellm-gateway environments key`` (the last line of its output)."""
+        script = Path(sys.executable).with_name("litellm-gateway")
+        done = subprocess.run(
+            [str(script), "environments", "key", environment_id, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
 
     def events(self, session_id: str) -> list[Any]:
         return list(self.sdk.beta.sessions.events.list(session_id, limit=1000))
@@ -70,7 +83,7 @@ def write_config(
 ) -> Path:
     config = {
         "gateway": {"api_keys": [{"key": KEY, "name": "runtime", "workspace": "rt"}]},
-        "storage": storage,
+        "storage": {**storage, "work_ttl_seconds": 4},
         "model_list": [
             {"model_name": "fake", "litellm_params": {"model": "anthropic/*", "api_base": fake.url, "api_key": "up"}}
         ],
@@ -111,9 +124,10 @@ def sqlite(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 def _gateway(storage: dict[str, Any], tmp: Path) -> Iterator[Gateway]:
     with AnthropicFake(name="session-model") as fake:
-        with gateway_process(write_config(tmp, fake, storage), {}) as (proc, url):
+        config = write_config(tmp, fake, storage)
+        with gateway_process(config, {}) as (proc, url):
             client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0, _strict_response_validation=True)
-            yield Gateway(url, fake, proc, client, tmp)
+            yield Gateway(url, fake, proc, client, tmp, config)
 
 
 @pytest.fixture

@@ -144,7 +144,48 @@ async def worker(
     return {"ran_for": time.time() - started, "at": datetime.datetime.now(datetime.UTC).isoformat()}
 
 
-SCENARIOS: dict[str, Any] = {"deltas": deltas, "runner": runner, "worker": worker, "app_tools": app_tools}
+async def crash_then_worker(
+    base_url: str, key: str, environment_id: str, environment_key: str, workdir: str, session_id: str
+) -> dict[str, Any]:
+    """A6: a poller claims and acks an item, then dies (no heartbeat, no stop); a worker gets the same item once the
+    lease expired; the dead holder's late heartbeat is refused with 412 and the server's lease state."""
+    client = _async(base_url, key)
+    claimed = None
+    poller = client.beta.environments.work.poller(
+        environment_id=environment_id, environment_key=environment_key, auto_stop=False
+    )
+    async for item in poller:
+        claimed = item
+        break
+    assert claimed is not None
+    started = time.time()
+    worker_task = asyncio.ensure_future(
+        worker(base_url, key, environment_id, environment_key, workdir, 1, 60, False, session_id, 1)
+    )
+    keyed = client.with_options(api_key=environment_key)
+    stale: dict[str, Any] = {}
+    while not worker_task.done():
+        current = await keyed.beta.environments.work.list(environment_id)
+        if any(w.id == claimed.id and w.state == "active" for w in current.data):
+            try:
+                await keyed.beta.environments.work.heartbeat(
+                    claimed.id, environment_id=environment_id, expected_last_heartbeat="NO_HEARTBEAT"
+                )
+            except anthropic.APIStatusError as error:
+                stale = {"status": error.status_code, "error": error.response.json()["error"]}
+            break
+        await asyncio.sleep(0.2)
+    await worker_task
+    return {"claimed": claimed.id, "stale": stale, "reclaimed_after": time.time() - started}
+
+
+SCENARIOS: dict[str, Any] = {
+    "deltas": deltas,
+    "runner": runner,
+    "worker": worker,
+    "app_tools": app_tools,
+    "crash_then_worker": crash_then_worker,
+}
 
 
 def run(name: str, arguments: dict[str, Any]) -> dict[str, Any]:

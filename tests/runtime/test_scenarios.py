@@ -160,7 +160,7 @@ def test_a3_a5_worker_serves_turns(runtime_gateway: Gateway, clients: Runner, tm
         "base_url": gw.url,
         "key": KEY,
         "environment_id": env_id,
-        "environment_key": KEY,
+        "environment_key": gw.environment_key(env_id),
         "workdir": str(workdir),
         "max_idle": 1,
         "seconds": 40,
@@ -226,7 +226,7 @@ def test_a7_confirmation_gate(runtime_gateway: Gateway, clients: Runner, tmp_pat
             "base_url": gw.url,
             "key": KEY,
             "environment_id": env_id,
-            "environment_key": KEY,
+            "environment_key": gw.environment_key(env_id),
             "workdir": str(workdir),
             "max_idle": 1,
             "seconds": 40,
@@ -274,7 +274,7 @@ def test_a9_close_while_served(runtime_gateway: Gateway, clients: Runner, tmp_pa
             "base_url": gw.url,
             "key": KEY,
             "environment_id": env_id,
-            "environment_key": KEY,
+            "environment_key": gw.environment_key(env_id),
             "workdir": str(workdir),
             "max_idle": 30,
             "seconds": 12,
@@ -370,3 +370,74 @@ def test_a11_deployment_run(runtime_gateway: Gateway) -> None:
     assert [r.id for r in gw.sdk.beta.deployment_runs.list(deployment_id=deployment.id)] == [run.id]
     assert [s.id for s in gw.sdk.beta.sessions.list(deployment_id=deployment.id)] == [run.session_id]
     _all_consumed(gw, 1)
+
+
+def test_a6_lease_expiry_hands_the_item_out_again(runtime_gateway: Gateway, clients: Runner, tmp_path: Path) -> None:
+    gw = runtime_gateway
+    env_id, session_id = _setup(gw, tools=[TOOLSET], self_hosted=True)
+    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "pwd"})]), Behavior(content=[Text("ok")]))
+    _say(gw, session_id, "where?")
+    gw.idle(session_id, "requires_action")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env_key = gw.environment_key(env_id)
+    out = clients(
+        "crash_then_worker",
+        {
+            "base_url": gw.url,
+            "key": KEY,
+            "environment_id": env_id,
+            "environment_key": env_key,
+            "workdir": str(workdir),
+            "session_id": session_id,
+        },
+    )
+    assert out["stale"]["status"] == 412
+    details = out["stale"]["error"]["details"]
+    assert details["error_code"] == "heartbeat_precondition_failed"
+    assert details["current_state"]["state"] == "active" and details["current_state"]["lease_extended"] is False
+    events = gw.idle(session_id)
+    assert sum(e.type == "user.tool_result" for e in events) == 1  # the tool ran exactly once
+    items = _work(gw, env_id)
+    assert [w.id for w in items] == [out["claimed"]] and items[0].state == "stopped"  # the same item, reclaimed
+    _all_consumed(gw, 2)
+
+
+def test_a8_split_client(runtime_gateway: Gateway, clients: Runner, tmp_path: Path) -> None:
+    gw = runtime_gateway
+    env_id, session_id = _setup(gw, tools=[TOOLSET, CURRENT_TIME], self_hosted=True)
+    gw.fake.script(
+        Behavior(content=[ToolUse("current_time", {}), ToolUse("bash", {"command": "pwd"})]),
+        Behavior(content=[Text("done")]),
+    )
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    worker = _in_background(
+        clients,
+        "worker",
+        {
+            "base_url": gw.url,
+            "key": KEY,
+            "environment_id": env_id,
+            "environment_key": gw.environment_key(env_id),
+            "workdir": str(workdir),
+            "max_idle": 1,
+            "seconds": 40,
+            "custom": False,  # the worker owns the agent toolset only
+            "session_id": session_id,
+            "until_idle": 1,
+        },
+    )
+    _say(gw, session_id, "time and place")
+    app = clients("app_tools", {"base_url": gw.url, "key": KEY, "session_id": session_id, "max_idle": 1})
+    worker.join(45)
+    by_name = {c["name"]: c for c in app["calls"]}
+    assert by_name["current_time"]["posted"] is True
+    assert by_name["bash"]["posted"] is False and by_name["bash"]["content"] is None  # left to its owner
+    events = gw.idle(session_id)
+    kinds = [e.type for e in events]
+    assert kinds.count("user.custom_tool_result") == 1 and kinds.count("user.tool_result") == 1
+    idles = [e.stop_reason for e in events if e.type == "session.status_idle"]
+    assert [r.type for r in idles] == ["requires_action", "requires_action", "end_turn"]
+    assert len(idles[1].event_ids) == 1  # the model resumed only after both results
+    _all_consumed(gw, 2)

@@ -25,6 +25,7 @@ from typing import Any
 
 import connexion
 from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.resolver import RelativeResolver
 from starlette.applications import Starlette
@@ -40,7 +41,7 @@ from gateway.proxy.accounting import AccountingMiddleware
 from gateway.proxy.websocket import voice_relay
 from gateway.settings import Settings
 from gateway.spec import AllowIndex, load_spec, routing_order
-from gateway.validation import validator_map
+from gateway.validation import GatewayResponseValidationMiddleware, validator_map
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,13 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
 
 
 def _connexion_middlewares(handlers: ErrorHandlers) -> list[Any]:
-    """connexion's default stack, with its outermost crash handler rendering our envelope too."""
-    return [
-        partial(ServerErrorMiddleware, handler=handlers.on_unhandled) if m is ServerErrorMiddleware else m
-        for m in ConnexionMiddleware.default_middlewares
-    ]
+    """connexion's default stack, with its outermost crash handler rendering our envelope too, and response
+    validation that accepts pass-through SSE (gateway.validation.GatewayResponseValidationMiddleware)."""
+    replaced: dict[Any, Any] = {
+        ServerErrorMiddleware: partial(ServerErrorMiddleware, handler=handlers.on_unhandled),
+        ResponseValidationMiddleware: GatewayResponseValidationMiddleware,
+    }
+    return [replaced.get(m, m) for m in ConnexionMiddleware.default_middlewares]
 
 
 def _build_now(api: Any) -> None:

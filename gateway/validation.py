@@ -11,16 +11,28 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import jsonschema_rs
 import orjson
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, MultiPartFormDataValidator, ParameterValidator
+from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
+from connexion.middleware.response_validation import (
+    ResponseValidationAPI,
+    ResponseValidationMiddleware,
+    ResponseValidationOperation,
+)
+from connexion.validators import (
+    VALIDATOR_MAP,
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    MultiPartFormDataValidator,
+    ParameterValidator,
+)
 from starlette.datastructures import Headers
-from starlette.types import Message, Receive, Scope
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.limits import Limits
 from gateway.middleware import UPLOAD_PATH
@@ -382,11 +394,80 @@ class StreamingUploadValidator(MultiPartFormDataValidator):  # type: ignore[misc
         return result
 
 
+class DecodingJSONResponseValidator(JSONResponseBodyValidator):  # type: ignore[misc]
+    """``validate_responses`` for JSON bodies sent with a ``Content-Encoding`` (pass-through forwards an upstream's
+    gzip bytes as they are): the body is decoded for validation only, and the client still gets the encoded bytes.
+    An encoding the standard library cannot decode (``br``, ``zstd``) is not validated (logged)."""
+
+    _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+    def wrap_send(self, send: Send) -> Send:
+        inner = super().wrap_send(send)
+        self._content_encoding = ""
+
+        async def send_(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._content_encoding = Headers(raw=message.get("headers", [])).get("content-encoding", "").lower()
+            await inner(message)
+
+        return send_
+
+    def _parse(self, stream: Any) -> Any:
+        encoding = self._content_encoding.strip()
+        if encoding in ("", "identity"):
+            return super()._parse(stream)
+        wbits = self._DECODERS.get(encoding)
+        if wbits is None:
+            logger.info("response not validated: content-encoding %s", encoding)
+            return _UNVALIDATED
+        try:
+            decoded = zlib.decompress(b"".join(stream), wbits)
+        except zlib.error as exc:
+            raise NonConformingResponseBody(f"response body is not valid {encoding}: {exc}") from None
+        return super()._parse(iter([decoded]))
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        if body is _UNVALIDATED:
+            return None
+        result: dict[str, Any] | None = super()._validate(body)
+        return result
+
+
+_UNVALIDATED = object()
+STREAM_TYPE = "text/event-stream"
+
+
+class _ResponseValidationOperation(ResponseValidationOperation):  # type: ignore[misc]
+    """connexion's response validation, except that a pass-through (``x-implementation: proxy``) operation may answer
+    with an SSE stream the contract does not list: the upstream chose it, and the stream is relayed unvalidated."""
+
+    def validate_mime_type(self, mime_type: str) -> None:
+        spec = getattr(self._operation, "_operation", {})
+        if mime_type.lower() == STREAM_TYPE and spec.get("x-implementation") == "proxy":
+            return
+        super().validate_mime_type(mime_type)
+
+
+class _ResponseValidationAPI(ResponseValidationAPI):  # type: ignore[misc]
+    def make_operation(self, operation: Any) -> Any:
+        if not self.validate_responses:
+            return self.next_app
+        return _ResponseValidationOperation(self.next_app, operation=operation, validator_map=self.validator_map)
+
+
+class GatewayResponseValidationMiddleware(ResponseValidationMiddleware):  # type: ignore[misc]
+    """Stands in for connexion's ResponseValidationMiddleware (see :class:`_ResponseValidationOperation`)."""
+
+    api_cls = _ResponseValidationAPI
+
+
 def validator_map(max_json_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, Any]:
-    """The ``validator_map`` for ``add_api``: jsonschema-rs for every JSON media type (bodies nested deeper than
-    ``max_json_depth`` get 400), non-buffering uploads, stock validators otherwise."""
+    """The ``validator_map`` for ``add_api``: jsonschema-rs for every JSON request media type (bodies nested deeper
+    than ``max_json_depth`` get 400), non-buffering uploads, JSON response validation that decodes a
+    ``Content-Encoding`` first, stock validators otherwise."""
     json_validator = type("JSONBodyValidator", (RustJSONBodyValidator,), {"max_json_depth": max_json_depth})
     return {
+        "response": MediaTypeDict({**VALIDATOR_MAP["response"], "*/*json": DecodingJSONResponseValidator}),
         "body": MediaTypeDict(
             {
                 **VALIDATOR_MAP["body"],

@@ -1,8 +1,9 @@
 """Cursor pagination as the SDK's ``SyncPageCursor`` expects: ``limit`` + opaque ``page`` in, ``{data, next_page}``
 out. A cursor names the position after the last item of the previous page (its sort key) and the list it belongs
-to. A string not shaped like a cursor (``page_<urlsafe base64>``) is refused by the contract's pattern (400, as the
-docs say); one shaped like a cursor that is not ours, or belongs to another list, names no page: 404
-``not_found_error`` (a 400 would reject input the contract calls valid - see the issue-4 note)."""
+to. A string the server cannot decode as a cursor (not ``page_<urlsafe base64 JSON>``) is a 400
+``invalid_request_error``, as the docs say (the contract puts no pattern on ``page``: the SDK's own tests send other
+strings; the list operations carry ``x-semantic-validation`` instead); a decodable cursor that is not ours, or belongs
+to another list, names no page: 404 ``not_found_error``."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def bad_cursor() -> NotFound:
     return NotFound("page: no such page (invalid or expired page cursor)")
 
 
+def undecodable_cursor() -> InvalidRequest:
+    return InvalidRequest("page: not a page cursor (use a previous page's next_page or prev_page)")
+
+
 def encode_cursor(kind: str, key: Sequence[Any]) -> str:
     raw = orjson.dumps({"k": kind, "p": list(key)})
     return PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
@@ -46,16 +51,15 @@ def decode_cursor(cursor: str | None, kind: str) -> list[Any] | None:
     """The sort key in ``cursor`` (None when no cursor was given)."""
     if cursor is None or cursor == "":
         return None
-    invalid = bad_cursor()
     if not cursor.startswith(PREFIX):
-        raise invalid
+        raise undecodable_cursor()
     body = cursor[len(PREFIX) :]
     try:
-        data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        data = orjson.loads(base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise invalid from None
+        raise undecodable_cursor() from None
     if not isinstance(data, dict) or data.get("k") != kind or not isinstance(data.get("p"), list):
-        raise invalid
+        raise bad_cursor()
     return list(data["p"])
 
 

@@ -122,7 +122,7 @@ def test_deployment_lifecycle(gateway: str) -> None:
     assert client.beta.deployments.retrieve(dep.id).archived_at == archived.archived_at
     with pytest.raises(anthropic.NotFoundError):
         client.beta.deployments.retrieve("depl_01missing")
-    with pytest.raises(anthropic.NotFoundError):
+    with pytest.raises(anthropic.BadRequestError):  # not a decodable cursor
         client.beta.deployments.list(page="page_garbage")
 
     # an archived deployment keeps an archived schedule's fields but no upcoming runs

@@ -65,7 +65,7 @@ def test_file_lifecycle(blob_gateway: str, blob_dir: Path) -> None:
     selected = client.beta.files.list(ids=[first.id, others[0].id, "file_nope", first.id])
     assert [f.id for f in selected.data] == [others[0].id, first.id] and selected.next_page is None
     assert client.beta.files.list(scope_id="sesn_011CZkZAtmR3yMPDzynEDxu7").data == []
-    with pytest.raises(anthropic.NotFoundError):
+    with pytest.raises(anthropic.BadRequestError):  # not a decodable cursor
         client.beta.files.list(page="page_garbage")
 
     content = client.beta.files.download(first.id)

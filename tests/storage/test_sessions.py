@@ -526,7 +526,7 @@ def test_session_awkward_inputs(gateway: str) -> None:
             (f"/v1/sessions/{session.id}/events?page={forged_events}", 404),
             (f"/v1/sessions/{session.id}/events?created_at[gt]=x", 400),
             (f"/v1/sessions/{session.id}/resources/sesrsc_%00", 404),
-            (f"/v1/sessions/{session.id}/resources?page=page_x", 404),
+            (f"/v1/sessions/{session.id}/resources?page=page_x", 400),
             (f"/v1/sessions/{session.id}/threads/sthr_%00/events", 404),
         ]
         for path, status in expectations:

@@ -67,8 +67,10 @@ def test_user_profile_lifecycle(gateway: str, database: dict[str, Any]) -> None:
         p.name for page in pages_of(client.beta.user_profiles.list(limit=2, order_by="name", order="asc")) for p in page
     ]
     assert by_name_asc == ["Acme Corp", "Bravo", "charlie", "delta", None, None]
-    with pytest.raises(anthropic.NotFoundError):
+    with pytest.raises(anthropic.BadRequestError):  # cannot be decoded as a cursor
         client.beta.user_profiles.list(page="page_bogus")
+    with pytest.raises(anthropic.NotFoundError):  # a cursor, but not of this list
+        client.beta.user_profiles.list(page="page_e30")
 
     # links: on this gateway, random, stored only hashed, single use
     enrollment = client.beta.user_profiles.create_enrollment_url(profile.id)

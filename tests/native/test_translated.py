@@ -81,4 +81,5 @@ def test_upstream_429_is_reported_after_failover_is_exhausted(openai_fake: OpenA
 
         with pytest.raises(anthropic.APIStatusError) as info:
             client(url).messages.create(model="claude-sonnet-5-5", **MSG)
-    assert info.value.status_code in (429, 502)
+    assert info.value.status_code == 429  # the provider's own status, after exactly one attempt
+    assert len(openai_fake.requests) == 1

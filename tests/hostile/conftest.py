@@ -48,7 +48,15 @@ class Gateway:
 
 
 def start(tmp: Path, doc: dict[str, Any]) -> Iterator[Gateway]:
-    doc = {"server": SERVER, "storage": {"database_url": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}"}, **doc}
+    doc = {
+        "server": SERVER,
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}"},
+        # a routing table, so that /v1/models lists the Claude ids it routes (never contacted: nothing listens there)
+        "model_list": [
+            {"model_name": "claude", "litellm_params": {"model": "anthropic/*", "api_base": "http://127.0.0.1:9"}}
+        ],
+        **doc,
+    }
     config = tmp / "config.yaml"
     config.write_text(yaml.safe_dump(doc), encoding="utf-8")
     log = tmp / "gateway.log"

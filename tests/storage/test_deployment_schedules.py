@@ -7,6 +7,7 @@ checked against the ``anthropic`` SDK's own models."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -61,9 +62,12 @@ def sdk_model(model: type[BaseModel], value: Mapping[str, Any]) -> Any:
     return parsed
 
 
+ENV_NAMES = itertools.count()
+
+
 async def deployment(store: Store, schedule: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     agent = await agents.create(store, WS, {"name": "reporter", "model": "claude-sonnet-4-6"})
-    env = await environments.create(store, WS, {"name": "sandbox"})
+    env = await environments.create(store, WS, {"name": f"sandbox-{next(ENV_NAMES)}"})  # names are unique
     body = {"name": "nightly", "agent": agent["id"], "environment_id": env["id"], "initial_events": EVENTS, **extra}
     if schedule is not None:
         body["schedule"] = {"type": "cron", **schedule}

@@ -15,18 +15,17 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.core.transport import Response
 
+from codegen.spec import SPEC
 from tests.hostile.conftest import KEY_A, Gateway
 
-EXAMPLES = 3
+EXAMPLES = 2
 
 
-@pytest.fixture
-def negative_schema(keyed_gateway: Gateway) -> object:
-    config = schemathesis.Config.from_dict({"generation": {"mode": "negative"}})
-    return schemathesis.openapi.from_url(f"{keyed_gateway.url}/openapi.json", config=config)
-
-
-schema = schemathesis.pytest.from_fixture("negative_schema")
+CONFIG = schemathesis.Config.from_dict({"generation": {"mode": "negative"}})
+# the stored resources and the models list: a bounded run (the whole contract in negative mode against a real
+# process took over 15 minutes on the shared 2-core machine)
+SCOPE = r"^/v1/(agents|environments|sessions|vaults|memory_stores|user_profiles|models)(/|$)"
+schema = schemathesis.openapi.from_path(SPEC, config=CONFIG).include(path_regex=SCOPE)
 
 
 def check(case: Case, response: Response) -> None:
@@ -46,5 +45,5 @@ def check(case: Case, response: Response) -> None:
 @pytest.mark.fuzz
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_negative_data_gets_no_server_error(case: Case) -> None:
-    check(case, case.call(headers={"x-api-key": KEY_A}, timeout=30))
+def test_negative_data_gets_no_server_error(case: Case, keyed_gateway: Gateway) -> None:
+    check(case, case.call(base_url=keyed_gateway.url, headers={"x-api-key": KEY_A}, timeout=30))

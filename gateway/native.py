@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from gateway.errors import GatewayError, NotFound, RateLimited, UpstreamError
+from gateway.errors import GatewayError, InvalidRequest, NotFound, RateLimited, UpstreamError
 from gateway.routing.config import Deployment, RoutingConfig, parse_routing
 from gateway.routing.router import Decision, Router
 from gateway.settings import Settings
@@ -231,10 +231,9 @@ class NativeService:
     def list_models(self, limit: int = 20, after_id: str | None = None, before_id: str | None = None) -> dict[str, Any]:
         models = self.model_objects()
         ids = [m["id"] for m in models]
-        after_id, before_id = after_id or None, before_id or None  # an empty cursor is no cursor
         for name, anchor in (("after_id", after_id), ("before_id", before_id)):
-            if anchor is not None and anchor not in ids:  # names no page (404, like the storage lists' cursors)
-                raise NotFound(f"{name}: no model with this id on this gateway")
+            if anchor is not None and anchor not in ids:  # a cursor that names no model would page from nowhere
+                raise InvalidRequest(f"{name}: no model with this id on this gateway")
         if after_id is not None:
             start = ids.index(after_id) + 1 if after_id in ids else len(ids)
             page = models[start : start + limit]

@@ -8,8 +8,15 @@ The spec's security schemes name :func:`api_key_info` (``x-api-key`` header) and
 Settings reach them through the lifespan state (``request.scope["state"]["key_index"]``), never module globals.
 Without that state they fail closed.
 
+A token that is not a gateway key but has the shape of a self-hosted worker's credential (an environment key or a
+sessions token, :mod:`gateway.storage.environment_keys`) is looked up in the database and, if live, scoped to the
+operation by :func:`gateway.worker_auth.authorise` (403/404 otherwise); its identity carries the credential's
+workspace. Anything else is a 401.
+
 Local mode (no keys configured): :func:`security_map` replaces connexion's apiKey and bearer handlers with ones that
-accept every request, with or without credentials, as the identity :data:`LOCAL_IDENTITY`.
+accept every request, with or without credentials, as the identity :data:`LOCAL_IDENTITY` - except that a presented
+worker credential is still looked up and scoped exactly as in key mode (an unknown or revoked one is a 401), so a
+worker gets the same answers in both modes.
 """
 
 from __future__ import annotations
@@ -18,20 +25,24 @@ import functools
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connexion.security import ApiKeySecurityHandler, BearerSecurityHandler
 from connexion.utils import inspect_function_arguments
 
+from gateway.errors import AuthenticationFailed
 from gateway.settings import Settings
+from gateway.storage.environment_keys import looks_like_worker_credential
 
 logger = logging.getLogger(__name__)
 
 KEY_INDEX_STATE = "key_index"
 SETTINGS_STATE = "settings"
+STORAGE_STATE = "storage"  # gateway.storage.service.STATE
 LOCAL_IDENTITY: dict[str, str] = {"sub": "local", "workspace": "default"}
+Identity = dict[str, str] | None | Awaitable[dict[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -54,45 +65,93 @@ class KeyIndex:
         return found
 
 
-def _identify(token: str, request: Any) -> dict[str, str] | None:
+def _state(request: Any) -> dict[str, Any] | None:
     scope = getattr(request, "scope", None)
     state = scope.get("state") if isinstance(scope, dict) else None
-    index = state.get(KEY_INDEX_STATE) if isinstance(state, dict) else None
+    return state if isinstance(state, dict) else None
+
+
+def _identify(token: str, request: Any) -> Identity:
+    state = _state(request)
+    index = state.get(KEY_INDEX_STATE) if state is not None else None
     if not isinstance(index, KeyIndex):
         logger.error("no key index in the request state (lifespan not run?); refusing the request")
         return None
-    return index.identify(token)
+    found = index.identify(token)
+    if found is None and looks_like_worker_credential(token):
+        return _worker_identity(token, request)
+    return found
 
 
-def api_key_info(
-    token: str, required_scopes: Sequence[str] | None = None, *, request: Any = None
-) -> dict[str, str] | None:
+async def _worker_identity(token: str, request: Any) -> dict[str, str] | None:
+    """The scoped identity of a worker credential, None if it is not a live one; raises 403/404 out of scope."""
+    from gateway import worker_auth
+    from gateway.storage import environment_keys
+    from gateway.storage.store import Store
+
+    state = _state(request)
+    store = state.get(STORAGE_STATE) if state is not None else None
+    if not isinstance(store, Store):
+        logger.error("no storage in the request state; refusing a worker credential")
+        return None
+    credential = await environment_keys.identify(store, token)
+    if credential is None:
+        return None
+    scope = request.scope
+    routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
+    operation_id = str(routing.get("operation_id") or "")  # resolved: "<handlers package>.<spec operationId>"
+    settings = state.get(SETTINGS_STATE) if state is not None else None
+    package = f"{settings.handlers_package}." if isinstance(settings, Settings) else ""
+    operation_id = operation_id.removeprefix(package)
+    await worker_auth.authorise(store, credential, operation_id, scope.get("path_params") or {})
+    return worker_auth.identity(credential)
+
+
+def api_key_info(token: str, required_scopes: Sequence[str] | None = None, *, request: Any = None) -> Identity:
     """``x-apikeyInfoFunc`` of the ``ApiKeyAuth`` scheme (header ``x-api-key``)."""
     return _identify(token, request)
 
 
-def bearer_info(
-    token: str, required_scopes: Sequence[str] | None = None, *, request: Any = None
-) -> dict[str, str] | None:
+def bearer_info(token: str, required_scopes: Sequence[str] | None = None, *, request: Any = None) -> Identity:
     """``x-bearerInfoFunc`` of the ``BearerAuth`` scheme (``Authorization: Bearer <key>``)."""
     return _identify(token, request)
 
 
-def _local_identity(request: Any) -> dict[str, str]:
+def _presented_worker_credential(request: Any) -> str | None:
+    """A worker credential in ``x-api-key`` or ``Authorization: Bearer``, if the request carries one."""
+    headers = getattr(request, "headers", None) or {}
+    candidates = [headers.get("x-api-key") or ""]
+    scheme, _sep, value = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "bearer":
+        candidates.append(value.strip())
+    return next((c for c in candidates if looks_like_worker_credential(c)), None)
+
+
+async def _local_worker_identity(token: str, request: Any) -> dict[str, str]:
+    found = await _worker_identity(token, request)
+    if found is None:
+        raise AuthenticationFailed("invalid environment key or sessions token")
+    return found
+
+
+def _local_identity(request: Any) -> dict[str, str] | Awaitable[dict[str, str]]:
+    token = _presented_worker_credential(request)
+    if token is not None:
+        return _local_worker_identity(token, request)
     return dict(LOCAL_IDENTITY)
 
 
 class _LocalApiKeyHandler(ApiKeySecurityHandler):  # type: ignore[misc]
     """Local mode: the apiKey scheme accepts every request."""
 
-    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], dict[str, str]]:
+    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], Any]:
         return _local_identity
 
 
 class _LocalBearerHandler(BearerSecurityHandler):  # type: ignore[misc]
     """Local mode: the bearer scheme accepts every request."""
 
-    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], dict[str, str]]:
+    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], Any]:
         return _local_identity
 
 

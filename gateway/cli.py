@@ -1,24 +1,34 @@
-"""``litellm-gateway`` command line: ``serve`` and ``check-config``.
+"""``litellm-gateway`` command line: ``serve``, ``check-config``, ``routes explain`` and ``environments`` (the keys of
+self-hosted workers: ``key`` mints one and prints it as the last line of stdout, ``keys`` lists, ``revoke-key``
+revokes; they open the configured database themselves, migrating it if needed).
 
-Exit codes: 0 ok, 2 configuration error or a refused (unsafe) bind.
+Exit codes: 0 ok, 1 the environment or key does not exist or cannot have keys, 2 configuration error or a refused
+(unsafe) bind.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import importlib.util
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway import __version__
 from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
 from gateway.spec import SpecError, load_spec, operation_count
 
+if TYPE_CHECKING:
+    from gateway.routing.config import RoutingConfig
+
 PROG = "litellm-gateway"
 EXIT_CONFIG = 2
 TRACE = 5  # uvicorn's TRACE level
+EXIT_NOT_FOUND = 1
+T = TypeVar("T")
 
 
 def is_loopback(host: str) -> bool:
@@ -56,7 +66,71 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--model", required=True, help="the client's model id, e.g. claude-opus-5-5")
     explain.add_argument("--effort", choices=["low", "medium", "high", "xhigh", "max"], help="output_config.effort")
     explain.add_argument("--thinking", help="thinking type (adaptive, disabled) or enabled:<budget_tokens>")
+    environments = sub.add_parser("environments", help="keys of self-hosted environments' workers")
+    env_sub = environments.add_subparsers(dest="environments_command", required=True)
+    key = env_sub.add_parser("key", help="mint an environment key; it is printed once, as the last line of stdout")
+    key.add_argument("environment_id", metavar="ENVIRONMENT_ID", help="a self_hosted environment (env_…)")
+    key.add_argument("--name", help="a label shown in the key list")
+    key.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    keys = env_sub.add_parser("keys", help="list an environment's keys (never the keys themselves)")
+    keys.add_argument("environment_id", metavar="ENVIRONMENT_ID")
+    keys.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    revoke = env_sub.add_parser("revoke-key", help="revoke an environment key by its id (ekey_…)")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
     return parser
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(store)`` on the configured database (migrated first, as the gateway does at start-up)."""
+    from gateway.storage.config import parse_storage
+    from gateway.storage.db import create_engine, migrate
+    from gateway.storage.store import Store
+
+    config = parse_storage(_load(args).raw)
+
+    async def run() -> T:
+        engine = create_engine(config)
+        try:
+            await migrate(engine, config)
+            return await work(Store(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def environments_command(args: argparse.Namespace) -> int:
+    from gateway.errors import GatewayError
+    from gateway.storage import environment_keys
+
+    try:
+        if args.environments_command == "key":
+            token, entry = _with_store(
+                args, lambda store: environment_keys.mint_environment_key(store, args.environment_id, name=args.name)
+            )
+            print(f"environment key {entry['id']} for {entry['environment_id']} (workspace {entry['workspace']});")
+            print("it is shown only now: the gateway keeps its SHA-256 only.")
+            print(token)
+            return 0
+        if args.environments_command == "keys":
+            rows = _with_store(args, lambda store: environment_keys.list_environment_keys(store, args.environment_id))
+            for row in rows:
+                print(
+                    f"{row['id']}  {row['prefix']}…  name={row['name'] or '-'}  created={row['created_at']}  "
+                    f"last_used={row['last_used_at'] or 'never'}"
+                )
+            if not rows:
+                print(f"no keys for {args.environment_id}")
+            return 0
+        entry = _with_store(args, lambda store: environment_keys.revoke_environment_key(store, args.key_id))
+        print(f"revoked {entry['id']} ({entry['prefix']}…) of {entry['environment_id']}")
+        return 0
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}")
+    except GatewayError as exc:
+        print(f"{PROG}: {exc.message}", file=sys.stderr)
+        return EXIT_NOT_FOUND
 
 
 def routes_explain(args: argparse.Namespace) -> int:
@@ -89,6 +163,20 @@ def routes_explain(args: argparse.Namespace) -> int:
         key = "configured key" if dep.api_key else ("client's own credential" if dep.kind == "anthropic" else "no key")
         print(f"  {index}. {dep.id} [{dep.kind}] {dep.api_base or dep.litellm_model} model={upstream} ({key})")
     return 0
+
+
+def routing_warnings(routing: RoutingConfig) -> list[str]:
+    """What check-config warns about: a routing table that cannot serve a request, or cannot serve Claude's ids."""
+    from gateway.routing.config import DEFAULT_MODELS
+    from gateway.routing.model_ids import tier_of
+
+    if not routing.groups:
+        return ["model_list is empty: nothing can be routed (every Messages request answers 404)"]
+    if routing.default_group is None:
+        unrouted = [mid for mid, _ in DEFAULT_MODELS if routing.group_for(mid, tier_of(mid), None) is None]
+        if unrouted:
+            return [f"no routing.default and no rule for {', '.join(unrouted)}: such requests answer 404"]
+    return []
 
 
 def _fail(message: str) -> int:
@@ -127,6 +215,9 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.storage.config import parse_storage
 
         parse_storage(settings.raw)  # likewise storage errors
+        from gateway.runtime.config import parse_runtime
+
+        parse_runtime(settings.raw)  # and runtime errors
         from gateway.limits import parse_limits
 
         limits = parse_limits(settings.raw)  # the server: section (connection, header and body limits)
@@ -184,6 +275,9 @@ def check_config(args: argparse.Namespace) -> int:
         from gateway.limits import parse_limits
 
         limits = parse_limits(settings.raw)
+        from gateway.runtime.config import parse_runtime
+
+        runtime = parse_runtime(settings.raw)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     except SpecError as exc:
@@ -208,8 +302,17 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
     groups = ", ".join(f"{name} ({len(deps)})" for name, deps in routing.groups.items())
     print(f"  routing: groups {groups or 'none'}; {len(routing.rules)} rule(s); default {routing.default_group}")
+    print(
+        f"  routing: strategy {routing.strategy}, num_retries {routing.num_retries}, at most "
+        f"{routing.max_attempts} upstream attempt(s) per request, prompt-cache affinity "
+        f"{'on' if routing.prompt_cache_affinity else 'off'}"
+    )
+    for warning in routing_warnings(routing):
+        print(f"  warning: {warning}")
     secret = "configured" if storage.secret_key else "generated on first start"
     print(f"  storage: {storage.redacted_url}, blobs in {storage.blob_dir}, vault key {secret}")
+    runs = "runs sessions" if runtime.run_sessions else "stores events only (run_sessions: false)"
+    print(f"  runtime: {runs}, lease {runtime.lease_ttl_seconds:g} s, {runtime.max_model_retries} model retries")
     return 0
 
 
@@ -219,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "routes":
         return routes_explain(args)
+    if args.command == "environments":
+        return environments_command(args)
     return check_config(args)
 
 

@@ -1,13 +1,16 @@
 """The gateway's one error path: a small exception tree and one renderer for the Anthropic error envelope.
 
 Every error response, whatever produced it (validation, routing, auth, body limits, handlers, crashes), has the body
-``{"type": "error", "error": {"type": ..., "message": ...}, "request_id": ...}`` and ``application/json``.
+``{"type": "error", "error": {"type": ..., "message": ..., "details"?: {...}}, "request_id": ...}`` and
+``application/json``; ``details`` (machine-readable, e.g. ``error_code``, which the SDK reads) only when the error
+has some.
 Framework adapters that turn foreign exceptions into this envelope live in :mod:`gateway.error_handlers`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from starlette.responses import Response
@@ -53,10 +56,17 @@ class GatewayError(Exception):
     error_type: str = "api_error"
     retryable: bool = False
 
-    def __init__(self, message: str, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.headers: dict[str, str] = dict(headers or {})
+        self.details: dict[str, Any] | None = dict(details) if details is not None else None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, message={self.message!r})"
@@ -116,6 +126,24 @@ class Overloaded(GatewayError):
     retryable = True
 
 
+class UpstreamStatus(GatewayError):
+    """An upstream's own error answer, relayed with its status, ``error.type``, message and details (the native
+    path's last answer when no deployment succeeded, or one that must not be retried)."""
+
+    def __init__(
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, headers=headers, details=details)
+        self.status = status
+        self.error_type = error_type
+
+
 class NotImplementedOperation(GatewayError):
     """An operation of the contract that this gateway does not implement yet (an honest 501)."""
 
@@ -127,9 +155,14 @@ class NotImplementedOperation(GatewayError):
         self.operation_id = operation_id
 
 
-def error_body(error_type: str, message: str, request_id: str | None) -> bytes:
+def error_body(
+    error_type: str, message: str, request_id: str | None, details: Mapping[str, Any] | None = None
+) -> bytes:
     """The serialized envelope."""
-    return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id})
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = dict(details)
+    return orjson.dumps({"type": "error", "error": error, "request_id": request_id})
 
 
 def clean_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -143,10 +176,11 @@ def render_error(
     message: str,
     request_id: str | None,
     headers: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Response:
     """Render the Anthropic error envelope as a Starlette response (the only place that writes one)."""
     return Response(
-        content=error_body(error_type, message, request_id),
+        content=error_body(error_type, message, request_id, details),
         status_code=status,
         media_type="application/json",
         headers=clean_headers(headers),
@@ -155,4 +189,4 @@ def render_error(
 
 def render_gateway_error(exc: GatewayError, request_id: str | None) -> Response:
     """Render one of our own exceptions."""
-    return render_error(exc.status, exc.error_type, exc.message, request_id, exc.headers)
+    return render_error(exc.status, exc.error_type, exc.message, request_id, exc.headers, exc.details)

@@ -24,10 +24,12 @@ def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
     from gateway.native import native_service
     from gateway.proxy.service import proxy_service
+    from gateway.runtime.service import runtime_service
+    from gateway.scheduler import scheduler_service
     from gateway.storage.batches import batch_service
     from gateway.storage.service import storage_service
 
-    return (native_service, proxy_service, storage_service, batch_service)
+    return (native_service, proxy_service, storage_service, batch_service, runtime_service, scheduler_service)
 
 
 @asynccontextmanager
@@ -44,3 +46,9 @@ def from_request(name: str) -> Any:
     """The lifespan-state entry ``name`` for the current request (raises KeyError if the service is absent)."""
     state = current_request.scope.get("state") or {}
     return state[name]
+
+
+def optional_from_request(name: str) -> Any:
+    """The lifespan-state entry ``name`` for the current request, or None when that service is absent."""
+    state = current_request.scope.get("state") or {}
+    return state.get(name)

@@ -1,8 +1,12 @@
 """Gateway settings: a frozen dataclass loaded from YAML.
 
-The file has a ``gateway:`` section, validated strictly here (unknown keys are errors), and any other top-level keys
-(LiteLLM-style ``model_list:``, ``router_settings:``, ``routing:`` ...) which are kept, read-only, in ``Settings.raw``
-for the parts of the gateway that read them. A value ``os.environ/NAME`` is read from the environment.
+The file has a ``gateway:`` section, validated strictly here (unknown keys are errors), and the other top-level
+sections the gateway implements (LiteLLM-style ``model_list:``, ``router_settings:``, ``routing:``, ``passthrough:``,
+``storage:``), which are kept, read-only, in ``Settings.raw`` for the parts of the gateway that read them (each
+validates its own section strictly). Any other top-level key is an error that names it: LiteLLM proxy sections this
+gateway does not implement (``litellm_settings:`` …) are refused rather than silently ignored. LiteLLM's
+``general_settings.master_key`` is one more gateway API key (name ``master_key``, workspace ``default``).
+A value ``os.environ/NAME`` is read from the environment.
 Gateway API keys are hashed on load: ``Settings`` holds SHA-256 digests only, never a plaintext key.
 """
 
@@ -31,6 +35,23 @@ _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MiB, "gb":
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _T = TypeVar("_T")
+# top-level sections besides ``gateway:`` (each read by its own part of the gateway)
+SECTIONS = ("model_list", "router_settings", "routing", "passthrough", "storage", "runtime", "general_settings")
+# LiteLLM proxy sections the gateway does not implement: refused by name
+LITELLM_ONLY_SECTIONS = (
+    "litellm_settings",
+    "environment_variables",
+    "guardrails",
+    "callback_settings",
+    "credential_list",
+    "mcp_servers",
+    "search_tools",
+    "vector_store_registry",
+    "files_settings",
+    "finetune_settings",
+    "assistant_settings",
+)
+GENERAL_SETTINGS = ("master_key",)
 
 
 class ConfigError(ValueError):
@@ -175,8 +196,41 @@ class ValueParser:
             if parse is None:
                 raise ConfigError(f"gateway.{key}: unknown key (known: {', '.join(known)})")
             values[key] = parse(value, f"gateway.{key}")
+        self.sections(doc)
+        master = self.master_key(doc.get("general_settings"))
+        if master is not None:
+            keys: tuple[ApiKey, ...] = values.get("api_keys", ())
+            if any(k.key_sha256 == master.key_sha256 for k in keys):
+                raise ConfigError("general_settings.master_key: same key as one of gateway.api_keys")
+            values["api_keys"] = (*keys, master)
         raw = {str(k): _freeze(v) for k, v in doc.items() if k != "gateway"}
         return Settings(**values, raw=FrozenMap(raw), config_path=config_path)
+
+    def sections(self, doc: Mapping[Any, Any]) -> None:
+        """Every top-level key is a section the gateway reads; LiteLLM-only sections are refused by name."""
+        for key in doc:
+            if key == "gateway" or key in SECTIONS:
+                continue
+            if key in LITELLM_ONLY_SECTIONS:
+                raise ConfigError(
+                    f"{key}: a LiteLLM proxy section this gateway does not implement; remove it "
+                    f"(sections read here: gateway, {', '.join(SECTIONS)})"
+                )
+            raise ConfigError(f"{key}: unknown section (known: gateway, {', '.join(SECTIONS)})")
+
+    def master_key(self, value: Any) -> ApiKey | None:
+        """``general_settings.master_key`` (LiteLLM's admin key) as a gateway API key; no other key is read there."""
+        section = self.mapping(value, "general_settings")
+        for key in section:
+            if key not in GENERAL_SETTINGS:
+                raise ConfigError(
+                    f"general_settings.{key}: a LiteLLM proxy setting this gateway does not implement "
+                    f"(known: {', '.join(GENERAL_SETTINGS)})"
+                )
+        if section.get("master_key") is None:
+            return None
+        digest = self.key_digest(section["master_key"], "general_settings.master_key")
+        return ApiKey(key_sha256=digest, name="master_key", workspace="default")
 
     # --- scalar helpers -------------------------------------------------------------------------------------------
     def env(self, value: Any, path: str) -> Any:
@@ -298,6 +352,15 @@ class ValueParser:
             keys.append(key)
         return tuple(keys)
 
+    def key_digest(self, value: Any, path: str) -> str:
+        """SHA-256 of a plaintext key (or ``os.environ/NAME``), at least MIN_KEY_LENGTH characters."""
+        plaintext = self.env(value, path)
+        if not isinstance(plaintext, str):
+            raise ConfigError(f"{path}: must be a string")
+        if len(plaintext) < MIN_KEY_LENGTH or plaintext != plaintext.strip():
+            raise ConfigError(f"{path}: must be at least {MIN_KEY_LENGTH} characters without surrounding whitespace")
+        return hash_key(plaintext)
+
     def api_key(self, entry: Any, path: str) -> ApiKey:
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{path}: must be a mapping with key (or key_sha256), name and workspace")
@@ -308,14 +371,7 @@ class ValueParser:
         if ("key" in entry) == ("key_sha256" in entry):
             raise ConfigError(f"{path}: give exactly one of key or key_sha256")
         if "key" in entry:
-            plaintext = self.env(entry["key"], f"{path}.key")
-            if not isinstance(plaintext, str):
-                raise ConfigError(f"{path}.key: must be a string")
-            if len(plaintext) < MIN_KEY_LENGTH or plaintext != plaintext.strip():
-                raise ConfigError(
-                    f"{path}.key: must be at least {MIN_KEY_LENGTH} characters without surrounding whitespace"
-                )
-            digest = hash_key(plaintext)
+            digest = self.key_digest(entry["key"], f"{path}.key")
         else:
             digest = self.string(entry["key_sha256"], f"{path}.key_sha256")
             if not _HEX64.match(digest):

@@ -57,3 +57,35 @@ def gateway_process(
             proc.wait(timeout=20)
         if log_file is not None:
             output.close()  # type: ignore[union-attr]
+
+
+@contextmanager
+def debug_gateway(config: Path, log: Path, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``litellm-gateway serve --log-level debug``, stdout and stderr into ``log`` (a file: no pipe to fill up);
+    yields the base URL once healthy."""
+    port = free_port()
+    script = Path(sys.executable).with_name("litellm-gateway")
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "debug"],
+            env={**os.environ, **(env or {})},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"gateway did not start: {log.read_text(errors='replace')[-2000:]}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)

@@ -7,6 +7,7 @@ behaviour's latency and status.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -142,11 +143,38 @@ def validate_body(body: Any, *, need_max_tokens: bool = True) -> str | None:
     return None
 
 
+def cache_prefix(body: Any) -> bytes:
+    """What a prompt cache keys on, simplified: system prompt, tools and the first message."""
+    if not isinstance(body, dict):
+        return b""
+    messages = body.get("messages") or [None]
+    return _dumps([body.get("system"), body.get("tools"), messages[0]])
+
+
 class AnthropicFake(FakeServer):
-    """Fake Anthropic upstream. `default` content: `Text(f"Hello from {name}")` (name defaults to anthropic-fake)."""
+    """Fake Anthropic upstream. `default` content: `Text(f"Hello from {name}")` (name defaults to anthropic-fake).
+
+    `prompt_cache = True` simulates a per-server prompt cache: the first request with a given `cache_prefix` reports
+    the prefix's tokens (len // 4) as `cache_creation_input_tokens`, every later one as `cache_read_input_tokens`
+    (the rest of the body as `input_tokens`)."""
 
     kind = "anthropic"
     default_models = ("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5")
+    prompt_cache = False
+
+    def cached_prompt(self, raw: bytes, body: Any, behavior: Behavior) -> Behavior:
+        prefix = cache_prefix(body)
+        tokens = max(1, len(prefix) // 4)
+        seen: set[bytes] | None = getattr(self, "_prefixes", None)
+        if seen is None:
+            seen = set()
+            self._prefixes = seen
+        hit = prefix in seen
+        seen.add(prefix)
+        rest = max(1, len(raw) // 4 - tokens)
+        if hit:
+            return dataclasses.replace(behavior, cache_read_input_tokens=tokens, input_tokens=rest)
+        return dataclasses.replace(behavior, cache_creation_input_tokens=tokens, input_tokens=rest)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         routes: list[web.AbstractRouteDef] = []
@@ -185,6 +213,8 @@ class AnthropicFake(FakeServer):
         early = await self.preamble(request, behavior)
         if early is not None:
             return early
+        if self.prompt_cache:
+            behavior = self.cached_prompt(raw, body, behavior)
         model = str(body.get("model", "")) if isinstance(body, dict) else ""
         stream = isinstance(body, dict) and body.get("stream") is True
         frames = self.template(model, stream, behavior).fill(f"01fake{self.next_id():018d}", max(1, len(raw) // 4))

@@ -180,10 +180,18 @@ def parse_proxy_config(settings: Settings, *, environ: Mapping[str, str] | None 
 
 
 def config_with_models(config: ProxyConfig, raw: Mapping[str, Any]) -> ProxyConfig:
-    """Attach the ``model_list`` / ``routing.models`` entries (read defensively: the routing layer owns them)."""
+    """Attach the ``model_list`` entries (for prices) and the routing table's one model list (what ``/v1/models``
+    lists: :func:`gateway.routing.router.catalogue`) as the bootstrap's model options."""
+    from gateway.routing.config import parse_routing
+    from gateway.routing.router import catalogue
+
     model_list = raw.get("model_list")
-    routing = raw.get("routing")
-    models = routing.get("models") if isinstance(routing, Mapping) else None
+    routing = parse_routing(raw)
+    models = []
+    for mid, name in catalogue(routing):
+        deployments = routing.groups.get(mid, ())
+        backend = f" to {deployments[0].litellm_model}" if deployments else ""
+        models.append({"id": mid, "display_name": name, "description": f"Routed by this gateway{backend}"})
     return ProxyConfig(
         upstreams=config.upstreams,
         categories=config.categories,
@@ -192,7 +200,7 @@ def config_with_models(config: ProxyConfig, raw: Mapping[str, Any]) -> ProxyConf
         model_list=tuple(m for m in (model_list or ()) if isinstance(m, Mapping))
         if isinstance(model_list, list | tuple)
         else (),
-        routing_models=tuple(m for m in models if isinstance(m, Mapping)) if isinstance(models, list | tuple) else (),
+        routing_models=tuple(models),
     )
 
 

@@ -153,7 +153,8 @@ class LocalAnswers:
         }
 
     def model_options(self) -> tuple[list[dict[str, str]], dict[str, dict[str, float]]]:
-        """``routing.models`` when configured (what /v1/models lists), else the ``model_list`` groups."""
+        """The routing table's model list (what /v1/models lists: ``routing.models``, else the routed Claude ids,
+        groups and aliases); the ``model_list`` groups only if that list is empty."""
         options: list[dict[str, str]] = []
         costs: dict[str, dict[str, float]] = {}
         seen: set[str] = set()
@@ -166,7 +167,7 @@ class LocalAnswers:
                     {
                         "model": model_id,
                         "name": name if isinstance(name, str) and name else model_id,
-                        "description": "Routed by this gateway",
+                        "description": str(entry.get("description") or "Routed by this gateway"),
                     }
                 )
         from_list = not options

@@ -4,15 +4,28 @@
 model_list:                                  # deployments; model_name is the model group
   - model_name: claude                       # `anthropic/*` forwards the client's own model id
     litellm_params: {model: anthropic/*, api_key: os.environ/ANTHROPIC_API_KEY}
+  - model_name: deepseek                     # two deployments in one group share the load
+    litellm_params: {model: deepseek/deepseek-v4-pro, api_key: os.environ/DEEPSEEK_API_KEY, rpm: 600, weight: 2}
   - model_name: deepseek
-    litellm_params: {model: deepseek/deepseek-v4-pro, api_key: os.environ/DEEPSEEK_API_KEY}
+    litellm_params: {model: deepseek/deepseek-v4-pro, api_key: os.environ/DEEPSEEK_KEY_2, tpm: 2000000}
   - model_name: mimo-auto                    # MimoAuto: the MiMo model and thinking switch follow the effort
     litellm_params: {model: mimo_auto/, api_key: os.environ/MIMO_API_KEY}
-router_settings: {fallbacks: [{claude: [deepseek]}], cooldown_time: 30, allowed_fails: 1, timeout: 600}
+    model_info: {effort_table: {high: {model: mimo-v2.5-pro, thinking: true}}, tokenizer: deepseek}
+router_settings:
+  fallbacks: [{claude: [deepseek]}]
+  routing_strategy: simple-shuffle           # | least-busy | latency-based-routing
+  model_group_alias: {fast: deepseek}        # or {fast: {model: deepseek, hidden: true}}
+  num_retries: 0                             # extra attempts on the SAME deployment (failover is separate)
+  cooldown_time: 30
+  allowed_fails: 1
+  timeout: 600
+  redis_url: redis://127.0.0.1:6379/0        # share cooldowns between gateway processes
 routing:
   default: claude
   keepalive_seconds: 10                      # SSE comment during upstream silence
   stream_idle_timeout_seconds: 300           # then an SSE error event, and the stream ends
+  prompt_cache_affinity: true                # turns of one conversation stay on one deployment of a group
+  affinity_ttl_seconds: 3600
   rules:                                     # first match wins
     - {tier: haiku, group: deepseek}
     - {tier: opus, effort: [xhigh, max], group: claude}
@@ -20,22 +33,31 @@ routing:
   models: [{id: claude-opus-5-5, display_name: Claude Opus 5.5}]   # what /v1/models lists
 ```
 Backend kinds by provider prefix: ``anthropic/`` (api.anthropic.com), ``deepseek/`` (DeepSeek's Anthropic endpoint),
-``mimo/`` (MiMo's Anthropic endpoint), ``mimo_auto/`` (virtual), anything else → litellm (translated).
+``mimo/`` (MiMo's Anthropic endpoint), ``mimo_auto/`` (virtual), any other litellm provider → litellm (translated).
+An unknown provider prefix is a configuration error.
+
+Every section is strict (pydantic models that refuse unknown keys): a typo is a :class:`ConfigError` that names the
+field path and the known keys. Values written ``os.environ/NAME`` in ``litellm_params`` and ``redis_url`` are read
+from the environment.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.routing.model_ids import EFFORTS, TIERS
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from gateway.routing.model_ids import EFFORTS, TIERS, tier_of
 from gateway.settings import ConfigError, ValueParser
 
 Kind = Literal["anthropic", "deepseek", "mimo", "mimo_auto", "litellm"]
+Strategy = Literal["simple-shuffle", "least-busy", "latency-based-routing"]
 ANTHROPIC_WIRE: tuple[Kind, ...] = ("anthropic", "deepseek", "mimo", "mimo_auto")
 DEFAULT_BASES: dict[str, str] = {
     "anthropic": "https://api.anthropic.com",
@@ -57,6 +79,7 @@ DEFAULT_MODELS: tuple[tuple[str, str], ...] = (
     ("claude-sonnet-5-5", "Claude Sonnet 5.5"),
     ("claude-haiku-5-5", "Claude Haiku 5.5"),
 )
+TOKENIZERS = ("deepseek", "o200k", "claude")
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,10 @@ class Deployment:
     timeout: float
     mimo_auto: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
     litellm_params: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    rpm: int | None = None
+    tpm: int | None = None
+    weight: float = 1.0
+    tokenizer: str | None = None  # local count_tokens tokenizer (None: chosen by kind)
 
     @property
     def host(self) -> str:
@@ -102,76 +129,253 @@ class RoutingConfig:
     allowed_fails: int
     keepalive_seconds: float
     stream_idle_timeout_seconds: float
-    models: tuple[tuple[str, str], ...]
+    models: tuple[tuple[str, str], ...]  # routing.models as configured (empty: none configured)
     redis_url: str | None = None
+    aliases: Mapping[str, str] = field(default_factory=dict)  # router_settings.model_group_alias: alias -> group
+    hidden_aliases: frozenset[str] = frozenset()
+    strategy: Strategy = "simple-shuffle"
+    num_retries: int = 0
+    prompt_cache_affinity: bool = True
+    affinity_ttl_seconds: float = 3600.0
+
+    def group_for(self, model: str, tier: str | None, effort: str | None) -> str | None:
+        """The group of a request (exact group name, then alias, then the first matching rule, then the default)."""
+        if model in self.groups:
+            return model
+        if model in self.aliases:
+            return self.aliases[model]
+        for rule in self.rules:
+            if rule.matches(model, tier, effort):
+                return rule.group
+        return self.default_group
 
     @property
     def needs_litellm(self) -> bool:
         return any(d.kind == "litellm" for group in self.groups.values() for d in group)
 
+    @property
+    def max_attempts(self) -> int:
+        """Worst-case upstream attempts for one client request: every candidate deployment (largest chain of a group
+        and its fallbacks), each tried ``1 + num_retries`` times."""
+        chains = [
+            sum(len(self.groups[g]) for g in dict.fromkeys([name, *self.fallbacks.get(name, ())]))
+            for name in self.groups
+        ]
+        return max(chains, default=0) * (1 + self.num_retries)
 
-class _Reader(ValueParser):
-    """The shared config value readers (``os.environ/NAME``, mappings, lists, numbers) plus secrets."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        super().__init__(environ, Path.cwd())
+# -- the schema ----------------------------------------------------------------------------------------------------
+class _Strict(BaseModel):
+    """Refuses unknown keys, naming them and the known ones."""
 
-    def secret(self, value: Any, path: str) -> str | None:
-        return self.optional_string(value, path)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = [f.alias or name for name, f in cls.model_fields.items()]
+            for key in data:
+                if key not in known:
+                    raise PydanticCustomError(
+                        "unknown_key", "unknown key (known: {known})", {"key": str(key), "known": ", ".join(known)}
+                    )
+        return data
+
+
+class _EffortEntry(_Strict):
+    model: str
+    thinking: bool = True
+
+
+class _Prices(_Strict):
+    """LiteLLM's per-token prices (read by the CLI bootstrap's model costs), in litellm_params or model_info."""
+
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    cache_creation_input_token_cost: float | None = None
+    cache_read_input_token_cost: float | None = None
+
+
+class _ModelInfo(_Prices):
+    id: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    base_model: str | None = None
+    mode: str | None = None
+    max_tokens: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    effort_table: dict[str, _EffortEntry] | None = None
+    tokenizer: Literal["deepseek", "o200k", "claude"] | None = None
+
+
+class _LitellmParams(_Prices):
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key: str | None = None
+    api_version: str | None = None
+    organization: str | None = None
+    custom_llm_provider: str | None = None
+    extra_headers: dict[str, str] | None = None
+    drop_params: bool | None = None
+    timeout: float | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    weight: float | None = Field(default=None, gt=0)
+
+
+class _ModelEntry(_Strict):
+    model_name: str = Field(min_length=1)
+    litellm_params: _LitellmParams
+    model_info: _ModelInfo | None = None
+
+
+class _AliasEntry(_Strict):
+    model: str
+    hidden: bool = False
+
+
+class _RouterSettings(_Strict):
+    fallbacks: list[dict[str, list[str] | str]] = Field(default_factory=list)
+    cooldown_time: float = Field(default=30.0, ge=0)
+    allowed_fails: int = Field(default=1, ge=0)
+    timeout: float = Field(default=600.0, ge=0)
+    redis_url: str | None = None
+    num_retries: int = Field(default=0, ge=0, le=10)
+    routing_strategy: Strategy = "simple-shuffle"
+    model_group_alias: dict[str, str | _AliasEntry] = Field(default_factory=dict)
+
+
+class _RuleEntry(_Strict):
+    tier: Any = None
+    effort: Any = None
+    model: str | list[str] = Field(default_factory=list)
+    group: str
+
+
+class _ModelListing(_Strict):
+    id: str
+    display_name: str | None = None
+
+
+class _Routing(_Strict):
+    default: str | None = None
+    rules: list[_RuleEntry] = Field(default_factory=list)
+    models: list[_ModelListing] = Field(default_factory=list)
+    keepalive_seconds: float = Field(default=10.0, ge=0)
+    stream_idle_timeout_seconds: float = Field(default=300.0, ge=0)
+    prompt_cache_affinity: bool = True
+    affinity_ttl_seconds: float = Field(default=3600.0, gt=0)
+
+
+class _Document(_Strict):
+    model_list: list[_ModelEntry] = Field(default_factory=list)
+    router_settings: _RouterSettings = Field(default_factory=_RouterSettings)
+    routing: _Routing = Field(default_factory=_Routing)
+
+
+ROUTING_SECTIONS = ("model_list", "router_settings", "routing")
+
+
+# -- reading -------------------------------------------------------------------------------------------------------
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _is_tag(part: int | str) -> bool:
+    """pydantic's union-member and validator tags in an error location (not keys of the document)."""
+    return isinstance(part, str) and (
+        "[" in part or part.startswith(("function-", "_")) or part in ("str", "int", "float", "bool")
+    )
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    errors = exc.errors(include_url=False)
+    error = max(errors, key=lambda e: (e["type"] == "unknown_key", len(e["loc"])))  # the most specific one
+    loc = tuple(p for p in error["loc"] if not _is_tag(p))
+    if error["type"] == "unknown_key":
+        ctx = error.get("ctx") or {}
+        return ConfigError(f"{_path((*loc, ctx.get('key', '?')))}: unknown key (known: {ctx.get('known', '')})")
+    message = "required" if error["type"] == "missing" else error["msg"]
+    return ConfigError(f"{_path(loc) or '<root>'}: {message}")
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _resolve_env(reader: ValueParser, doc: dict[str, Any]) -> None:
+    """``os.environ/NAME`` in ``litellm_params`` values and ``router_settings.redis_url``."""
+    for i, entry in enumerate(doc.get("model_list") or []):
+        params = entry.get("litellm_params") if isinstance(entry, dict) else None
+        if isinstance(params, dict):
+            for key, value in params.items():
+                params[key] = reader.env(value, f"model_list[{i}].litellm_params.{key}")
+    settings = doc.get("router_settings")
+    if isinstance(settings, dict) and "redis_url" in settings:
+        settings["redis_url"] = reader.env(settings["redis_url"], "router_settings.redis_url")
 
 
 def _kind_of(model: str) -> Kind:
     prefix = model.split("/", 1)[0] if "/" in model else ""
-    if prefix in ("anthropic", "deepseek", "mimo", "mimo_auto"):
-        return prefix  # type: ignore[return-value]
+    if prefix in ANTHROPIC_WIRE:
+        return prefix
     return "litellm"
 
 
-def _mimo_table(reader: _Reader, value: Any, path: str) -> dict[str, tuple[str, bool]]:
-    table = dict(DEFAULT_MIMO_AUTO)
-    for effort, entry in reader.mapping(value, path).items():
-        where = f"{path}.{effort}"
-        if effort not in (*EFFORTS, "none"):
-            raise ConfigError(f"{where}: unknown effort (use none, {', '.join(EFFORTS)})")
-        entry = reader.mapping(entry, where)
-        if not isinstance(entry.get("model"), str):
-            raise ConfigError(f"{where}.model: must be a string")
-        table[effort] = (entry["model"], bool(entry.get("thinking", True)))
-    return table
+def litellm_providers() -> frozenset[str]:
+    """litellm's provider prefixes (imports litellm: only called when a translated deployment is configured)."""
+    from gateway.upstream.translated import provider_names
+
+    return provider_names()
 
 
-def _deployment(entry: Any, index: int, reader: _Reader, timeout: float, counts: dict[str, int]) -> Deployment:
+def _deployment(entry: _ModelEntry, index: int, timeout: float, counts: dict[str, int]) -> Deployment:
     path = f"model_list[{index}]"
-    entry = reader.mapping(entry, path)
-    group = entry.get("model_name")
-    if not isinstance(group, str) or not group:
-        raise ConfigError(f"{path}.model_name: required, a non-empty string")
-    params = reader.mapping(entry.get("litellm_params"), f"{path}.litellm_params")
-    model = params.get("model")
-    if not isinstance(model, str) or not model:
-        raise ConfigError(f"{path}.litellm_params.model: required, e.g. anthropic/claude-opus-5-5")
+    params = entry.litellm_params
+    model = params.model
     kind = _kind_of(model)
     upstream = model.split("/", 1)[1] if kind != "litellm" else model
     if kind == "anthropic" and not upstream:
         upstream = "*"
-    base = params.get("api_base", DEFAULT_BASES.get(kind, ""))
-    if kind != "litellm" and (not isinstance(base, str) or not base.startswith(("http://", "https://"))):
+    base = params.api_base if params.api_base is not None else DEFAULT_BASES.get(kind, "")
+    if kind != "litellm" and not base.startswith(("http://", "https://")):
         raise ConfigError(f"{path}.litellm_params.api_base: must be an http(s) URL")
-    info = reader.mapping(entry.get("model_info"), f"{path}.model_info")
+    info = entry.model_info or _ModelInfo()
+    if info.effort_table is not None and kind != "mimo_auto":
+        raise ConfigError(f"{path}.model_info.effort_table: only for mimo_auto/ deployments")
+    table = dict(DEFAULT_MIMO_AUTO)
+    for effort, row in (info.effort_table or {}).items():
+        if effort not in (*EFFORTS, "none"):
+            where = f"{path}.model_info.effort_table.{effort}"
+            raise ConfigError(f"{where}: unknown effort (use none, {', '.join(EFFORTS)})")
+        table[effort] = (row.model, row.thinking)
+    group = entry.model_name
     counts[group] = counts.get(group, 0) + 1
+    weight = params.weight if params.weight is not None else float(params.rpm or params.tpm or 1)
     return Deployment(
         id=f"{group}/{counts[group]}",
         group=group,
         kind=kind,
         model=upstream,
         litellm_model=model,
-        api_base=str(base).rstrip("/"),
-        api_key=reader.secret(params.get("api_key"), f"{path}.litellm_params.api_key"),
-        timeout=reader.number(params.get("timeout"), f"{path}.litellm_params.timeout", timeout),
-        mimo_auto=_mimo_table(reader, info.get("effort_table"), f"{path}.model_info.effort_table")
-        if kind == "mimo_auto"
-        else {},
-        litellm_params={k: v for k, v in params.items() if k not in ("api_key",)},
+        api_base=base.rstrip("/"),
+        api_key=params.api_key,
+        timeout=params.timeout if params.timeout is not None else timeout,
+        mimo_auto=table if kind == "mimo_auto" else {},
+        litellm_params=params.model_dump(exclude_none=True, exclude={"api_key"}),
+        rpm=params.rpm,
+        tpm=params.tpm,
+        weight=weight,
+        tokenizer=info.tokenizer,
     )
 
 
@@ -185,74 +389,99 @@ def _choices(value: Any, path: str, allowed: tuple[str, ...]) -> frozenset[str] 
     return frozenset(items)
 
 
-def _rule(reader: _Reader, entry: Any, index: int, groups: Mapping[str, Any]) -> Rule:
-    path = f"routing.rules[{index}]"
-    entry = reader.mapping(entry, path, known=("tier", "effort", "model", "group"))
-    group = entry.get("group")
-    if group not in groups:
-        raise ConfigError(f"{path}.group: {group!r} is not a model_name in model_list")
-    models = entry.get("model", [])
-    models = [models] if isinstance(models, str) else list(models) if isinstance(models, tuple) else models
-    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise ConfigError(f"{path}.model: must be a glob pattern or a list of them")
-    return Rule(
-        tiers=_choices(entry.get("tier"), f"{path}.tier", TIERS),
-        efforts=_choices(entry.get("effort"), f"{path}.effort", (*EFFORTS, "none")),
-        models=tuple(models),
-        group=str(group),
-    )
+def _check_providers(deployments: list[Deployment], providers: Callable[[], frozenset[str]]) -> None:
+    translated = [(i, d) for i, d in enumerate(deployments) if d.kind == "litellm"]
+    if not translated:
+        return
+    known = providers()
+    for index, dep in translated:
+        prefix = dep.litellm_model.split("/", 1)[0] if "/" in dep.litellm_model else ""
+        custom = dep.litellm_params.get("custom_llm_provider")
+        if (custom or prefix) not in known:
+            shown = ", ".join(("anthropic", "deepseek", "mimo", "mimo_auto", "openai", "gemini", "bedrock", "…"))
+            raise ConfigError(
+                f"model_list[{index}].litellm_params.model: unknown provider prefix {prefix!r} in "
+                f"{dep.litellm_model!r} (a litellm provider, e.g. {shown})"
+            )
 
 
-def parse_routing(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> RoutingConfig:
+def parse_routing(
+    raw: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    *,
+    providers: Callable[[], frozenset[str]] = litellm_providers,
+) -> RoutingConfig:
     """Read ``model_list``, ``router_settings`` and ``routing`` from the config document.
 
     Errors raise ConfigError naming the field path."""
-    reader = _Reader(os.environ if environ is None else environ)
-    settings = reader.mapping(raw.get("router_settings"), "router_settings")
-    routing = reader.mapping(raw.get("routing"), "routing")
-    timeout = reader.number(settings.get("timeout"), "router_settings.timeout", 600.0)
+    reader = ValueParser(os.environ if environ is None else environ, Path.cwd())
+    doc = {key: _thaw(raw[key]) for key in ROUTING_SECTIONS if raw.get(key) is not None}
+    _resolve_env(reader, doc)
+    try:
+        parsed = _Document.model_validate(doc)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    settings, routing = parsed.router_settings, parsed.routing
     counts: dict[str, int] = {}
-    deployments = [
-        _deployment(e, i, reader, timeout, counts)
-        for i, e in enumerate(reader.listing(raw.get("model_list"), "model_list"))
-    ]
+    deployments = [_deployment(e, i, settings.timeout, counts) for i, e in enumerate(parsed.model_list)]
+    _check_providers(deployments, providers)
     groups: dict[str, tuple[Deployment, ...]] = {}
     for dep in deployments:
         groups[dep.group] = (*groups.get(dep.group, ()), dep)
     fallbacks: dict[str, tuple[str, ...]] = {}
-    for i, entry in enumerate(reader.listing(settings.get("fallbacks"), "router_settings.fallbacks")):
-        for primary, backups in reader.mapping(entry, f"router_settings.fallbacks[{i}]").items():
-            backups = list(backups) if isinstance(backups, list | tuple) else [backups]
-            for name in (primary, *backups):
+    for i, entry in enumerate(settings.fallbacks):
+        for primary, backups in entry.items():
+            names = [backups] if isinstance(backups, str) else list(backups)
+            for name in (primary, *names):
                 if name not in groups:
                     raise ConfigError(f"router_settings.fallbacks[{i}]: {name!r} is not a model_name in model_list")
-            fallbacks[primary] = tuple(backups)
-    rules = tuple(
-        _rule(reader, e, i, groups) for i, e in enumerate(reader.listing(routing.get("rules"), "routing.rules"))
-    )
-    default = routing.get("default")
+            fallbacks[primary] = tuple(names)
+    aliases: dict[str, str] = {}
+    hidden: set[str] = set()
+    for alias, target in settings.model_group_alias.items():
+        group = target if isinstance(target, str) else target.model
+        if group not in groups:
+            raise ConfigError(f"router_settings.model_group_alias.{alias}: {group!r} is not a model_name in model_list")
+        aliases[alias] = group
+        if not isinstance(target, str) and target.hidden:
+            hidden.add(alias)
+    rules = []
+    for i, rule in enumerate(routing.rules):
+        path = f"routing.rules[{i}]"
+        if rule.group not in groups:
+            raise ConfigError(f"{path}.group: {rule.group!r} is not a model_name in model_list")
+        rules.append(
+            Rule(
+                tiers=_choices(rule.tier, f"{path}.tier", TIERS),
+                efforts=_choices(rule.effort, f"{path}.effort", (*EFFORTS, "none")),
+                models=(rule.model,) if isinstance(rule.model, str) else tuple(rule.model),
+                group=rule.group,
+            )
+        )
+    default = routing.default
     if default is None and len(groups) == 1:
         default = next(iter(groups))
     if default is not None and default not in groups:
         raise ConfigError(f"routing.default: {default!r} is not a model_name in model_list")
-    models = []
-    for i, entry in enumerate(reader.listing(routing.get("models"), "routing.models")):
-        entry = reader.mapping(entry, f"routing.models[{i}]")
-        if not isinstance(entry.get("id"), str):
-            raise ConfigError(f"routing.models[{i}].id: required, a string")
-        models.append((entry["id"], str(entry.get("display_name", entry["id"]))))
-    redis_host = settings.get("redis_url")
-    return RoutingConfig(
+    config = RoutingConfig(
         groups=groups,
-        rules=rules,
+        rules=tuple(rules),
         default_group=default,
         fallbacks=fallbacks,
-        cooldown_seconds=reader.number(settings.get("cooldown_time"), "router_settings.cooldown_time", 30.0),
-        allowed_fails=int(reader.number(settings.get("allowed_fails"), "router_settings.allowed_fails", 1)),
-        keepalive_seconds=reader.number(routing.get("keepalive_seconds"), "routing.keepalive_seconds", 10.0),
-        stream_idle_timeout_seconds=reader.number(
-            routing.get("stream_idle_timeout_seconds"), "routing.stream_idle_timeout_seconds", 300.0
-        ),
-        models=tuple(models) or DEFAULT_MODELS,
-        redis_url=reader.secret(redis_host, "router_settings.redis_url"),
+        cooldown_seconds=settings.cooldown_time,
+        allowed_fails=settings.allowed_fails,
+        keepalive_seconds=routing.keepalive_seconds,
+        stream_idle_timeout_seconds=routing.stream_idle_timeout_seconds,
+        models=tuple((m.id, m.display_name or m.id) for m in routing.models),
+        redis_url=settings.redis_url,
+        aliases=aliases,
+        hidden_aliases=frozenset(hidden),
+        strategy=settings.routing_strategy,
+        num_retries=settings.num_retries,
+        prompt_cache_affinity=routing.prompt_cache_affinity,
+        affinity_ttl_seconds=routing.affinity_ttl_seconds,
     )
+    for i, (model_id, _name) in enumerate(config.models):
+        if config.group_for(model_id, tier_of(model_id), None) is None:
+            raise ConfigError(f"routing.models[{i}].id: {model_id!r} does not route (no group, alias, rule or default)")
+    return config

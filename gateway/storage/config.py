@@ -6,6 +6,8 @@
       echo: false              # log every SQL statement
       blob_dir: /var/lib/litellm-gateway/blobs   # file contents and skill zips (default: <data dir>/blobs)
       secret_key: os.environ/GATEWAY_SECRET_KEY  # encrypts vault credentials at rest (Fernet key, urlsafe base64)
+      work_ttl_seconds: 30     # self-hosted work queue: the lease an ack or a heartbeat without desired_ttl_seconds
+                               # grants (whole seconds, 1..3600)
 
 Without ``secret_key`` a key is generated on first start into ``<data dir>/secret.key`` (mode 0600) and reused.
 
@@ -27,7 +29,9 @@ import platformdirs
 from gateway.settings import ConfigError, ValueParser
 
 APP_NAME = "litellm-gateway"
-KNOWN_KEYS = ("database_url", "schema", "echo", "blob_dir", "secret_key")
+KNOWN_KEYS = ("database_url", "schema", "echo", "blob_dir", "secret_key", "work_ttl_seconds")
+DEFAULT_WORK_TTL_SECONDS = 30  # gateway.storage.environment_work.DEFAULT_TTL_SECONDS
+MAX_WORK_TTL_SECONDS = 3600
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -39,6 +43,7 @@ class StorageConfig:
     echo: bool = False
     blob_dir: Path = Path()
     secret_key: str | None = None
+    work_ttl_seconds: int = DEFAULT_WORK_TTL_SECONDS
 
     @property
     def redacted_url(self) -> str:
@@ -80,7 +85,24 @@ def parse_storage(raw: Mapping[str, Any], *, environ: Mapping[str, str] | None =
     secret_key = parser.optional_string(section.get("secret_key"), "storage.secret_key")
     if secret_key is not None:
         _check_fernet_key(secret_key)
-    return StorageConfig(database_url=url, schema=schema, echo=echo, blob_dir=blob_dir, secret_key=secret_key)
+    return StorageConfig(
+        database_url=url,
+        schema=schema,
+        echo=echo,
+        blob_dir=blob_dir,
+        secret_key=secret_key,
+        work_ttl_seconds=_work_ttl(parser, section.get("work_ttl_seconds")),
+    )
+
+
+def _work_ttl(parser: ValueParser, value: Any) -> int:
+    """``storage.work_ttl_seconds``: a whole number of seconds in 1..:data:`MAX_WORK_TTL_SECONDS`."""
+    if value is None:
+        return DEFAULT_WORK_TTL_SECONDS
+    seconds = parser.number(value, "storage.work_ttl_seconds", DEFAULT_WORK_TTL_SECONDS)
+    if seconds != int(seconds) or not 1 <= seconds <= MAX_WORK_TTL_SECONDS:
+        raise ConfigError(f"storage.work_ttl_seconds: must be whole seconds from 1 to {MAX_WORK_TTL_SECONDS}")
+    return int(seconds)
 
 
 def _check_fernet_key(key: str) -> None:

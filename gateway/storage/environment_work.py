@@ -13,14 +13,18 @@ worker's own, once it has shut down - goes straight to ``stopped``).
   (the worker stopped heartbeating: the item is handed out again as ``queued``). The hand-out is a compare-and-set
   on the row's version (``Store.update``), so concurrent pollers, on SQLite or PostgreSQL, never receive the same
   item. ``block_ms`` (clamped to 0..999) long-polls. Nothing available: JSON ``null``.
-* ``ack``: ``queued`` → ``starting`` and a lease of :data:`DEFAULT_TTL_SECONDS`.
-* ``heartbeat``: ``desired_ttl_seconds`` (clamped to 1..:data:`MAX_TTL_SECONDS`, default
-  :data:`DEFAULT_TTL_SECONDS`) extends the lease; ``expected_last_heartbeat`` (``NO_HEARTBEAT`` for the first one)
-  must equal the stored ``latest_heartbeat_at`` or the answer is 412; not compared for ``stopping``/``stopped``.
+* ``ack``: ``queued`` → ``starting`` and a lease of ``ttl_seconds`` (the handlers pass ``storage.work_ttl_seconds``,
+  default :data:`DEFAULT_TTL_SECONDS`).
+* ``heartbeat``: ``desired_ttl_seconds`` (clamped to 1..:data:`MAX_TTL_SECONDS`, default the configured TTL)
+  extends the lease; ``expected_last_heartbeat`` (``NO_HEARTBEAT`` for the first one) must equal the stored
+  ``latest_heartbeat_at`` or the answer is 412 with ``error.details`` = ``{"error_code":
+  "heartbeat_precondition_failed", "current_state": {state, ttl_seconds, last_heartbeat, lease_extended: false}}``
+  (the SDK's worker reads it); not compared for ``stopping``/``stopped``.
 * ``stats``: ``depth`` = available items, ``pending`` = polled, not yet acknowledged, within the reclaim window;
   ``oldest_queued_at`` over both; ``workers_polling`` = distinct ``Anthropic-Worker-ID`` values that polled in the
   last 30 s (one small row per worker and environment, refreshed at most every :data:`POLLER_REFRESH`).
-* ``secret`` is always null: there is no worker credential to hand out until the session runtime exists."""
+* ``secret``: every hand-out by ``poll`` carries a new sessions token scoped to the item's session
+  (:mod:`gateway.storage.environment_keys`); other responses carry ``null``."""
 
 from __future__ import annotations
 
@@ -33,10 +37,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from gateway.errors import Conflict, GatewayError, InvalidRequest
-from gateway.storage import environments
+from gateway.storage import environment_keys, environments
 from gateway.storage.pagination import page
 from gateway.storage.resource import Kind
-from gateway.storage.store import Record, Store, parse_rfc3339, rfc3339, utcnow
+from gateway.storage.store import Record, Store, parse_rfc3339, record_of, rfc3339, utcnow
 from gateway.storage.tables import resources
 
 KIND = Kind("work", "work", label="work item")
@@ -67,6 +71,16 @@ class PreconditionFailed(GatewayError):
 
     status = 412
     error_type = "invalid_request_error"
+
+
+def _lease_state(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The lease as stored (``BetaWorkLeaseState``), for a refused heartbeat's ``error.details.current_state``."""
+    return {
+        "state": doc["state"],
+        "ttl_seconds": int(doc.get("_ttl") or DEFAULT_TTL_SECONDS),
+        "last_heartbeat": doc.get("latest_heartbeat_at"),
+        "lease_extended": False,
+    }
 
 
 class _Taken(Exception):
@@ -167,8 +181,13 @@ async def poll(
     deadline = asyncio.get_running_loop().time() + wait / 1000
     while True:
         item = await _claim(store, workspace, environment_id, reclaim, worker_id)
-        if item is not None or asyncio.get_running_loop().time() >= deadline:
-            return item
+        if item is not None:
+            token = await environment_keys.issue_sessions_token(
+                store, workspace, environment_id, item["id"], item["data"]["id"]
+            )
+            return {**item, "secret": environment_keys.work_secret(token)}
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
         await asyncio.sleep(POLL_INTERVAL)
 
 
@@ -250,8 +269,11 @@ async def _claim(
     return None
 
 
-async def ack(store: Store, workspace: str, environment_id: str, work_id: str) -> dict[str, Any]:
-    """``queued`` → ``starting`` (idempotent for an item already ``starting``); 409 in any other state."""
+async def ack(
+    store: Store, workspace: str, environment_id: str, work_id: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> dict[str, Any]:
+    """``queued`` → ``starting`` (idempotent for an item already ``starting``), with a lease of ``ttl_seconds``;
+    409 in any other state."""
     await _item(store, workspace, environment_id, work_id)
 
     def change(current: Record) -> Mapping[str, Any]:
@@ -264,8 +286,8 @@ async def ack(store: Store, workspace: str, environment_id: str, work_id: str) -
         doc.update(
             state="starting",
             acknowledged_at=rfc3339(now),
-            _lease_until=rfc3339(now + timedelta(seconds=DEFAULT_TTL_SECONDS)),
-            _ttl=DEFAULT_TTL_SECONDS,
+            _lease_until=rfc3339(now + timedelta(seconds=ttl_seconds)),
+            _ttl=ttl_seconds,
         )
         return doc
 
@@ -280,10 +302,11 @@ async def heartbeat(
     *,
     desired_ttl_seconds: int | None = None,
     expected_last_heartbeat: str | None = None,
+    default_ttl_seconds: int = DEFAULT_TTL_SECONDS,
 ) -> dict[str, Any]:
     """Extend the lease (see the module doc): ``BetaSelfHostedWorkHeartbeatResponse``."""
     await _item(store, workspace, environment_id, work_id)
-    ttl = DEFAULT_TTL_SECONDS if desired_ttl_seconds is None else max(1, min(desired_ttl_seconds, MAX_TTL_SECONDS))
+    ttl = default_ttl_seconds if desired_ttl_seconds is None else max(1, min(desired_ttl_seconds, MAX_TTL_SECONDS))
     extended = False
 
     def change(current: Record) -> Mapping[str, Any]:
@@ -300,7 +323,8 @@ async def heartbeat(
             if expected_last_heartbeat != stored:
                 raise PreconditionFailed(
                     f"expected_last_heartbeat {expected_last_heartbeat!r} does not match the stored heartbeat "
-                    f"{doc.get('latest_heartbeat_at') or ''!r}: another worker may hold the lease"
+                    f"{doc.get('latest_heartbeat_at') or ''!r}: another worker may hold the lease",
+                    details={"error_code": "heartbeat_precondition_failed", "current_state": _lease_state(doc)},
                 )
         now = utcnow()
         doc.update(latest_heartbeat_at=rfc3339(now), _lease_until=rfc3339(now + timedelta(seconds=ttl)), _ttl=ttl)
@@ -422,12 +446,42 @@ async def stats(store: Store, workspace: str, environment_id: str) -> dict[str, 
 
 
 async def purge(store: Store, workspace: str, environment_id: str) -> None:
-    """Remove an environment's work items and poller records (for when the environment is deleted)."""
+    """Remove an environment's work items, poller records and worker credentials (when the environment is deleted)."""
     async with store.engine.begin() as conn:
         await conn.execute(
             resources.delete().where(
                 resources.c.workspace == workspace,
                 resources.c.parent_id == environment_id,
-                resources.c.type.in_((KIND.type, POLLER_TYPE)),
+                resources.c.type.in_((KIND.type, POLLER_TYPE, *environment_keys.TYPES)),
             )
         )
+
+
+# --- the session runtime's view -------------------------------------------------------------------------------------
+LIVE_STATES = ("queued", "starting", "active")
+
+
+async def for_session(
+    store: Store, workspace: str, environment_id: str, session_id: str, states: tuple[str, ...] = LIVE_STATES
+) -> list[Record]:
+    """The environment's items for ``session_id`` in one of ``states``."""
+    query = sa.select(resources).where(
+        resources.c.workspace == workspace,
+        resources.c.type == KIND.type,
+        resources.c.parent_id == environment_id,
+        resources.c.doc[("data", "id")].as_string() == session_id,
+        resources.c.doc["state"].as_string().in_(states),
+    )
+    async with store.engine.connect() as conn:
+        return [record_of(row) for row in (await conn.execute(query)).all()]
+
+
+async def stop_for_session(store: Store, workspace: str, environment_id: str, session_id: str) -> None:
+    """The session ended (archived, deleted): held items go to ``stopping`` (their worker sees it on its next
+    heartbeat), the others to ``stopped``."""
+    for record in await for_session(store, workspace, environment_id, session_id, (*LIVE_STATES, "stopping")):
+        held = record.doc.get("state") in ("starting", "active")
+        try:
+            await stop(store, workspace, environment_id, record.id, force=not held)
+        except Conflict:  # stopped meanwhile
+            continue

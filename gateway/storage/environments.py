@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.errors import Conflict
 from gateway.storage.pagination import page
 from gateway.storage.resource import Kind, body_fields, patch_metadata, timestamps
 from gateway.storage.store import Record, Store
@@ -51,7 +52,20 @@ def response(record: Record) -> dict[str, Any]:
     return {**record.doc, **timestamps(record)}
 
 
+async def _name_is_free(store: Store, workspace: str, name: Any, own_id: str | None = None) -> None:
+    """Names are unique among a workspace's environments that are not archived (Anthropic: duplicate -> 409).
+    Checked in code, not by a unique index: two concurrent creates with one name can both succeed."""
+    if not isinstance(name, str):
+        return
+    taken, _ = await store.list_resources(
+        workspace, KIND.type, limit=1, predicate=lambda r: r.doc.get("name") == name and r.id != own_id
+    )
+    if taken:
+        raise Conflict(f"name: an environment named {name!r} already exists ({taken[0].id})")
+
+
 async def create(store: Store, workspace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    await _name_is_free(store, workspace, body.get("name"))
     doc = body_fields(body)
     doc["config"] = config(doc.get("config"))
     doc["metadata"] = dict(doc.get("metadata") or {})
@@ -65,6 +79,8 @@ async def retrieve(store: Store, workspace: str, environment_id: str) -> dict[st
 
 
 async def update(store: Store, workspace: str, environment_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    await _name_is_free(store, workspace, body.get("name"), environment_id)
+
     def change(record: Record) -> dict[str, Any]:
         doc = dict(record.doc)
         for key, value in body_fields(body).items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from connexion import request
 from starlette.responses import StreamingResponse
 
@@ -16,8 +18,11 @@ def seal_secret(token: str) -> str:
     return secrets.encrypt(storage_config(), token)
 
 
-async def event_stream(session_id: str, thread_id: str | None = None) -> StreamingResponse:
-    """The event stream of a session (or of one of its threads), resumable with ``Last-Event-ID``."""
+async def event_stream(
+    session_id: str, thread_id: str | None = None, previews: Sequence[str] | None = None
+) -> StreamingResponse:
+    """The event stream of a session (or of one of its threads), resumable with ``Last-Event-ID``; ``previews``
+    are the ``event_deltas[]`` the client asked for."""
     body = await sessions.open_stream(
         store(),
         workspace(),
@@ -25,5 +30,6 @@ async def event_stream(session_id: str, thread_id: str | None = None) -> Streami
         last_event_id=request.headers.get("last-event-id"),
         thread_id=thread_id,
         disconnected=request.is_disconnected,
+        previews=previews or (),
     )
     return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -2,7 +2,11 @@
 (the stream), assigned inside the INSERT itself (``max(seq) + 1``). Two writers racing for the same number collide
 on ``unique(stream_id, seq)``; the loser retries with the next one, so concurrent sends never lose or reorder an
 event on SQLite or PostgreSQL. Lists page by ``seq``; the SSE stream replays from a ``Last-Event-ID`` and then tails
-the table (polling: works across processes, needs no shared state)."""
+the table: woken at once by this process's own appends (:mod:`gateway.storage.bus`), and polling for the appends of
+other gateway processes.
+
+Keys that start with ``_`` are the runtime's private annotations of an event (the model's own content and tool ids);
+they are stored but never leave the gateway: :func:`public` strips them from every listed or streamed event."""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gateway.errors import Conflict
+from gateway.storage.bus import Preview
 from gateway.storage.pagination import bad_cursor, clamp_limit, decode_cursor, encode_cursor
 from gateway.storage.store import MAX_INT, Store, new_id, rfc3339, utcnow, valid_id
 from gateway.storage.tables import events
@@ -41,6 +47,7 @@ class EventLog:
 
     def __init__(self, store: Store, workspace: str) -> None:
         self.engine = store.engine
+        self.bus = store.bus
         self.workspace = workspace
 
     def _owned(self, stream_id: str) -> tuple[Any, ...]:
@@ -49,10 +56,11 @@ class EventLog:
     async def append(
         self, stream_id: str, docs: Sequence[Mapping[str, Any]], *, thread_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Persist ``docs`` in order, each with a new ``id`` (``sevt_…``) and ``processed_at``; returns the stored
-        documents. ``thread_id`` is the thread an event without ``session_thread_id`` belongs to."""
+        """Persist ``docs`` in order, each with its ``id`` (a new ``sevt_…`` unless the runtime chose one, for an event
+        it previewed) and ``processed_at``; returns the stored documents. ``thread_id`` is the thread an event
+        without ``session_thread_id`` belongs to."""
         now = utcnow()
-        stored = [{**doc, "id": new_id(EVENT_PREFIX), "processed_at": rfc3339(now)} for doc in docs]
+        stored = [{**doc, "id": doc.get("id") or new_id(EVENT_PREFIX), "processed_at": rfc3339(now)} for doc in docs]
         next_seq = (
             sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0) + 1)
             .where(events.c.stream_id == stream_id)
@@ -75,12 +83,22 @@ class EventLog:
                                 doc=doc,
                             )
                         )
+                self.bus.stored(stream_id)
                 return stored
             except (IntegrityError, OperationalError) as exc:
                 if isinstance(exc, OperationalError) and "locked" not in str(exc).lower():
                     raise
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise Conflict(f"{stream_id}: too many concurrent writers; retry the request")
+
+    async def docs(self, stream_id: str, *, types: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every event of the stream (private annotations included), oldest first; only ``types`` when given."""
+        query = sa.select(events.c.doc).where(*self._owned(stream_id))
+        if types:
+            query = query.where(events.c.type.in_(list(types)))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(events.c.seq.asc()))).all()
+        return [dict(r.doc) for r in rows]
 
     async def seq_of(self, stream_id: str, event_id: str) -> int | None:
         """The position of ``event_id`` in the stream (None if it is not one of its events)."""
@@ -146,29 +164,46 @@ class EventLog:
             rows = (await conn.execute(query.order_by(key).limit(size + 1))).all()
         found = [_event(r) for r in rows[:size]]
         next_page = encode_cursor(kind, [found[-1].seq]) if len(rows) > size else None
-        return [e.doc for e in found], next_page
+        return [public(e.doc) for e in found], next_page
 
     async def delete_stream(self, stream_id: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(events.delete().where(*self._owned(stream_id)))
+        self.bus.stored(stream_id)
+
+
+def public(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The event as clients see it: without the runtime's ``_`` annotations."""
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
 KEEPALIVE = b": keep-alive\n\n"
+#: the events after which a stream ends (the session is gone or can never run again)
+FINAL_TYPES = frozenset({"session.deleted", "session.status_terminated"})
 
 
 def sse_frame(doc: Mapping[str, Any]) -> bytes:
-    """One event as an SSE frame: ``event`` is its type, ``id`` its id (the client's ``Last-Event-ID``)."""
-    import orjson
+    """One event as an SSE frame: ``event`` is its type, ``id`` its id (the client's ``Last-Event-ID``). Preview
+    frames (``event_start`` / ``event_delta``) carry no ``id`` line: they are not events of the log."""
+    kind = str(doc.get("type", "message")).encode()
+    ident = doc.get("id")
+    id_line = b"\nid: " + str(ident).encode() if ident is not None and not kind.startswith(b"event_") else b""
+    return b"event: " + kind + id_line + b"\ndata: " + orjson.dumps(public(doc)) + b"\n\n"
 
-    return (
-        b"event: "
-        + str(doc.get("type", "message")).encode()
-        + b"\nid: "
-        + str(doc.get("id", "")).encode()
-        + b"\ndata: "
-        + orjson.dumps(doc)
-        + b"\n\n"
-    )
+
+def _merged(batch: Sequence[Event], previews: list[Preview]) -> list[bytes]:
+    """Stored events and previews in an order the SDK's accumulator accepts: the previews of an event always come
+    before that event (a preview published before the final event was stored may be read after it)."""
+    frames: list[bytes] = []
+    pending = list(previews)
+    for event in batch:
+        own = [p for p in pending if p.event_id == event.id]
+        if own:
+            pending = [p for p in pending if p.event_id != event.id]
+            frames.extend(sse_frame(p.doc) for p in own)
+        frames.append(sse_frame(event.doc))
+    frames.extend(sse_frame(p.doc) for p in pending)
+    return frames
 
 
 async def tail(
@@ -179,36 +214,52 @@ async def tail(
     thread_id: str | None = None,
     alive: Callable[[], Awaitable[bool]],
     disconnected: Callable[[], Awaitable[bool]] | None = None,
-    poll: float = 0.2,
+    previews: frozenset[str] = frozenset(),
+    poll: float = 0.25,
     keepalive: float = 15.0,
     liveness_every: float = 1.0,
 ) -> AsyncIterator[bytes]:
-    """The SSE body: every event after position ``after_seq`` (replay), then new ones as they are appended (the table
-    is polled every ``poll`` seconds; a comment every ``keepalive`` seconds of silence). Ends with a
-    ``session.deleted`` event when ``alive()`` turns false, or when ``disconnected()`` says the client went away
-    (or the response task is cancelled)."""
+    """The SSE body: every event after position ``after_seq`` (replay), then new ones as they are appended (woken by
+    this process's appends, else the table is polled every ``poll`` seconds; a comment every ``keepalive`` seconds
+    of silence), with the previews of ``previews`` types. Ends after a ``session.status_terminated`` event, with a
+    ``session.deleted`` event when ``alive()`` turns false, or when ``disconnected()`` says the client went away (or
+    the response task is cancelled)."""
+    loop = asyncio.get_running_loop()
+    sub = log.bus.subscribe(stream_id, previews if thread_id is None else frozenset())
     seq = after_seq
-    quiet = 0.0
-    unchecked = 0.0
-    while True:
-        batch = await log.after(stream_id, seq, thread_id=thread_id)
-        if batch:
-            yield b"".join(sse_frame(e.doc) for e in batch)
-            seq = batch[-1].seq
-            quiet = 0.0
-            continue
-        if unchecked >= liveness_every:
-            unchecked = 0.0
-            if not await alive():
-                yield sse_frame(
-                    {"type": "session.deleted", "id": new_id(EVENT_PREFIX), "processed_at": rfc3339(utcnow())}
-                )
-                return
-        if disconnected is not None and await disconnected():
-            return
-        await asyncio.sleep(poll)
-        quiet += poll
-        unchecked += poll
-        if quiet >= keepalive:
-            quiet = 0.0
-            yield KEEPALIVE
+    carried: list[Preview] = []  # a preview that woke us, read before the drain
+    last_frame = last_check = loop.time()
+    try:
+        while True:
+            batch = await log.after(stream_id, seq, thread_id=thread_id)
+            frames = _merged(batch, [*carried, *sub.drain()])
+            carried = []
+            if batch:
+                seq = batch[-1].seq
+            if frames:
+                yield b"".join(frames)
+                last_frame = loop.time()
+                if any(e.doc.get("type") in FINAL_TYPES for e in batch):
+                    return
+                continue
+            now = loop.time()
+            if now - last_check >= liveness_every:
+                last_check = now
+                if not await alive():
+                    yield sse_frame(
+                        {"type": "session.deleted", "id": new_id(EVENT_PREFIX), "processed_at": rfc3339(utcnow())}
+                    )
+                    return
+                if disconnected is not None and await disconnected():
+                    return
+            if now - last_frame >= keepalive:
+                last_frame = now
+                yield KEEPALIVE
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), timeout=poll)
+            except TimeoutError:
+                continue
+            if item is not None:
+                carried.append(item)
+    finally:
+        log.bus.unsubscribe(sub)

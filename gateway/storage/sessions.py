@@ -215,7 +215,10 @@ def thread_response(record: Record) -> dict[str, Any]:
 
 # --- events -------------------------------------------------------------------------------------------------------
 def _event_doc(event: Mapping[str, Any]) -> dict[str, Any]:
-    doc = {k: v for k, v in event.items() if k not in ("id", "processed_at") and v is not None}
+    # a client never sets an event's id or the runtime's private ``_`` annotations
+    doc = {
+        k: v for k, v in event.items() if k not in ("id", "processed_at") and not k.startswith("_") and v is not None
+    }
     if doc.get("type") == "user.define_outcome":
         doc["outcome_id"] = new_id(OUTCOME_PREFIX)
     return doc
@@ -236,7 +239,10 @@ def _outcomes(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- operations ---------------------------------------------------------------------------------------------------
-async def create(store: Store, workspace: str, body: Mapping[str, Any], *, seal: Seal | None = None) -> dict[str, Any]:
+async def create(
+    store: Store, workspace: str, body: Mapping[str, Any], *, seal: Seal | None = None, deployment_id: str | None = None
+) -> dict[str, Any]:
+    """``deployment_id``: the deployment whose run creates this session (``sessions.list(deployment_id=…)``)."""
     agent = await _resolve_agent(store, workspace, body.get("agent"))
     environment_id = str(body.get("environment_id", ""))
     await _live(store, workspace, "environment", environment_id, "environment")
@@ -260,7 +266,7 @@ async def create(store: Store, workspace: str, body: Mapping[str, Any], *, seal:
         "stats": {"active_seconds": 0.0},
         "outcome_evaluations": _outcomes(initial),
         "budget": dict(body["budget"]) if isinstance(body.get("budget"), Mapping) else None,
-        "deployment_id": None,
+        "deployment_id": deployment_id,
         "_thread": {"id": new_id(THREAD_PREFIX), "created_at": rfc3339(utcnow())},
     }
     record = await store.create(workspace, KIND.type, session_id, doc)
@@ -555,6 +561,35 @@ async def archive_thread(store: Store, workspace: str, session_id: str, thread_i
     )
 
 
+# --- the runtime's view -------------------------------------------------------------------------------------------
+USAGE_COUNTERS = ("input_tokens", "output_tokens", "cache_read_input_tokens")
+
+
+async def record_progress(
+    store: Store,
+    workspace: str,
+    session_id: str,
+    *,
+    status: str | None = None,
+    usage: Mapping[str, int] | None = None,
+) -> None:
+    """Set the session's ``status`` and add ``usage`` to its cumulative counters (archived sessions included: an
+    archive ends as ``terminated``). A deleted session is left alone."""
+
+    async def change(record: Record) -> dict[str, Any]:
+        doc = dict(record.doc)
+        if status is not None:
+            doc["status"] = status
+        if usage:
+            total = dict(doc.get("usage") or {})
+            for key in USAGE_COUNTERS:
+                total[key] = int(total.get(key) or 0) + int(usage.get(key) or 0)
+            doc["usage"] = total
+        return doc
+
+    await store.update(workspace, KIND.type, session_id, change)
+
+
 # --- events -------------------------------------------------------------------------------------------------------
 async def send_events(store: Store, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     current = await KIND.get_live(store, workspace, session_id)
@@ -621,10 +656,13 @@ async def open_stream(
     last_event_id: str | None,
     thread_id: str | None = None,
     disconnected: Callable[[], Awaitable[bool]] | None = None,
+    previews: Sequence[str] = (),
 ) -> AsyncIterator[bytes]:
     """The SSE body of ``/events/stream`` (or a thread's ``/stream``): 404 now if the session (thread) does not
     exist. Without ``Last-Event-ID`` only events sent after connecting are delivered (the API's "no replay"); with
-    one, every later event is replayed first (an id that names no event of this session replays everything)."""
+    one, every later event is replayed first (an id that names no event of this session replays everything).
+    ``previews``: the event types (``agent.message``, ``agent.thinking``) whose ``event_start`` / ``event_delta``
+    previews this connection asked for (``event_deltas[]``); primary stream only."""
     if thread_id is None:
         await KIND.get(store, workspace, session_id)
     else:
@@ -638,4 +676,12 @@ async def open_stream(
     async def alive() -> bool:
         return await store.get(workspace, KIND.type, session_id) is not None
 
-    return tail(log, session_id, after_seq=after, thread_id=thread_id, alive=alive, disconnected=disconnected)
+    return tail(
+        log,
+        session_id,
+        after_seq=after,
+        thread_id=thread_id,
+        alive=alive,
+        disconnected=disconnected,
+        previews=frozenset(previews),
+    )

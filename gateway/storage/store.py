@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.storage.bus import Bus
 from gateway.storage.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from gateway.storage.tables import resource_versions, resources
 
@@ -108,6 +109,8 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        #: in-process wake-ups for event streams (see :mod:`gateway.storage.bus`)
+        self.bus = Bus()
 
     # --- writes -----------------------------------------------------------------------------------------------------
     async def create(

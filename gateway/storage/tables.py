@@ -50,3 +50,18 @@ events = sa.Table(
     sa.Column("doc", JSONDoc, nullable=False),
     sa.UniqueConstraint("stream_id", "seq", name="uq_events_stream_seq"),
 )
+
+# Session run leases (gateway.storage.session_runs): ``wanted`` counts the requests for a turn, ``done`` the highest
+# request a finished run had seen; a run is due while wanted > done. ``owner`` holds the lease until ``lease_until``.
+session_runs = sa.Table(
+    "session_runs",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("workspace", sa.String(255), nullable=False),
+    sa.Column("wanted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(), nullable=True),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+    sa.Index("ix_session_runs_due", "lease_until"),
+)

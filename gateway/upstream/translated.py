@@ -18,20 +18,15 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import orjson
+
+from gateway.errors import error_type_for
 from gateway.routing.config import Deployment
-from gateway.upstream.wire import RETRYABLE_STATUSES, RetryableFailure
+from gateway.upstream.wire import FailedAttempt, retry_after_seconds
 
 _LITELLM: Any = None
 PASSED_PARAMS = ("api_base", "api_version", "organization", "extra_headers", "custom_llm_provider")
-
-
-class TranslatedError(Exception):
-    """A non-retryable error status from a translated backend, to be returned to the client as it is."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+_LITELLM_PREFIX = "litellm."
 
 
 def load(deployments: Iterable[Deployment] = ()) -> Any:
@@ -60,6 +55,12 @@ def load(deployments: Iterable[Deployment] = ()) -> Any:
     return _LITELLM
 
 
+def provider_names() -> frozenset[str]:
+    """litellm's provider prefixes (``openai``, ``gemini``, ``bedrock``, …): what a translated deployment may name."""
+    litellm = load()
+    return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
+
+
 def fix_event(data: dict[str, Any]) -> bool:
     """Stream event fix-up: ``signature: null`` on a thinking block becomes ``""``."""
     block = data.get("content_block")
@@ -83,14 +84,46 @@ def _kwargs(deployment: Deployment, body: dict[str, Any]) -> dict[str, Any]:
     if deployment.api_key:
         kwargs["api_key"] = deployment.api_key
     kwargs["timeout"] = deployment.timeout
+    # no retries inside litellm or the provider SDK it drives: the gateway's router owns every retry and failover
+    kwargs["num_retries"] = 0
+    kwargs["max_retries"] = 0
     # parameters the provider lacks (e.g. reasoning_effort for a non-reasoning model) are dropped, not refused
     kwargs.setdefault("drop_params", deployment.litellm_params.get("drop_params", True))
     return kwargs
 
 
-def _status_of(exc: Exception) -> int:
+def _response_headers(exc: Exception) -> dict[str, str]:
+    response = getattr(exc, "response", None)
+    for source in (getattr(exc, "litellm_response_headers", None), getattr(response, "headers", None)):
+        if source:
+            try:
+                return {str(k).lower(): str(v) for k, v in source.items()}
+            except AttributeError:
+                continue
+    return {}
+
+
+def failed_attempt(deployment: Deployment, exc: Exception) -> FailedAttempt:
+    """litellm's exception as a :class:`FailedAttempt`: the provider's status, message and headers in an Anthropic
+    error envelope; a litellm error without an HTTP status (connection failure, timeout) as a transport failure."""
     status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else 502
+    message = str(getattr(exc, "message", "") or exc)
+    if message.startswith(_LITELLM_PREFIX):  # "litellm.RateLimitError: OpenAIException - <provider message>"
+        message = message.split(": ", 1)[-1]
+    name = type(exc).__name__
+    if not isinstance(status, int) or name in ("APIConnectionError", "Timeout") or status < 400:
+        timeout = name == "Timeout" or status == 408
+        return FailedAttempt(deployment, f"translated backend failed ({name})", timeout=timeout)
+    headers = _response_headers(exc)
+    body = orjson.dumps({"type": "error", "error": {"type": error_type_for(status), "message": message[:2000]}})
+    return FailedAttempt(
+        deployment,
+        f"upstream answered {status}",
+        status=status,
+        body=body,
+        headers=headers,
+        retry_after=retry_after_seconds(headers),
+    )
 
 
 async def create(deployment: Deployment, body: dict[str, Any], stream: bool) -> dict[str, Any] | AsyncIterator[bytes]:
@@ -99,11 +132,7 @@ async def create(deployment: Deployment, body: dict[str, Any], stream: bool) -> 
     try:
         result = await litellm.anthropic.messages.acreate(**_kwargs(deployment, body), stream=stream)
     except Exception as exc:  # litellm raises its own exception tree; converted here, at its one boundary
-        status = _status_of(exc)
-        if status in RETRYABLE_STATUSES or status >= 500:
-            raise RetryableFailure(deployment, f"translated backend failed ({status})", status=status) from exc
-        detail = str(getattr(exc, "message", "") or exc)[:500]
-        raise TranslatedError(status, f"upstream {deployment.id} answered {status}: {detail}") from exc
+        raise failed_attempt(deployment, exc) from exc
     if stream:
         return result  # type: ignore[no-any-return]
     return fix_message(dict(result))

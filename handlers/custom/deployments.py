@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import services
+from gateway.scheduler import RUNTIME_STATE, session_starter
 from gateway.storage import deployments
 from gateway.storage.service import store, workspace
 
@@ -64,4 +66,5 @@ async def unpause(deployment_id: str, **_: Any) -> dict[str, Any]:
 
 async def run(deployment_id: str, **_: Any) -> dict[str, Any]:
     """POST /v1/deployments/{deployment_id}/run"""
-    return await deployments.run(store(), workspace(), deployment_id)
+    start_session = session_starter(services.optional_from_request(RUNTIME_STATE))
+    return await deployments.run(store(), workspace(), deployment_id, start_session=start_session)

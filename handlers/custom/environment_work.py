@@ -7,8 +7,9 @@ from typing import Any
 
 from starlette.responses import Response
 
+from gateway.runtime.service import runtime
 from gateway.storage import environment_work
-from gateway.storage.service import store, workspace
+from gateway.storage.service import storage_config, store, workspace
 
 
 async def list(environment_id: str, limit: int | None = None, page: str | None = None, **_: Any) -> dict[str, Any]:
@@ -52,7 +53,9 @@ async def update(environment_id: str, work_id: str, body: dict[str, Any] | None 
 
 async def ack(environment_id: str, work_id: str, **_: Any) -> dict[str, Any]:
     """POST /v1/environments/{environment_id}/work/{work_id}/ack"""
-    return await environment_work.ack(store(), workspace(), environment_id, work_id)
+    return await environment_work.ack(
+        store(), workspace(), environment_id, work_id, ttl_seconds=storage_config().work_ttl_seconds
+    )
 
 
 async def heartbeat(
@@ -70,10 +73,13 @@ async def heartbeat(
         work_id,
         desired_ttl_seconds=desired_ttl_seconds,
         expected_last_heartbeat=expected_last_heartbeat,
+        default_ttl_seconds=storage_config().work_ttl_seconds,
     )
 
 
 async def stop(environment_id: str, work_id: str, body: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
     """POST /v1/environments/{environment_id}/work/{work_id}/stop"""
     force = bool((body or {}).get("force"))
-    return await environment_work.stop(store(), workspace(), environment_id, work_id, force=force)
+    item = await environment_work.stop(store(), workspace(), environment_id, work_id, force=force)
+    await runtime().work_stopped(workspace(), item)
+    return item

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
+from gateway.runtime.service import runtime
 from gateway.storage import sessions
 from gateway.storage.requests import event_stream
 from gateway.storage.service import store, workspace
@@ -40,9 +41,9 @@ async def list(
 
 async def send(session_id: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
     """POST /v1/sessions/{session_id}/events"""
-    return await sessions.send_events(store(), workspace(), session_id, body)
+    return await runtime().send(workspace(), session_id, body)
 
 
-async def stream(session_id: str, **_: Any) -> StreamingResponse:
+async def stream(session_id: str, event_deltas: Sequence[str] | None = None, **_: Any) -> StreamingResponse:
     """GET /v1/sessions/{session_id}/events/stream"""
-    return await event_stream(session_id)
+    return await event_stream(session_id, previews=event_deltas)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.runtime.service import runtime
 from gateway.storage import sessions
 from gateway.storage.requests import seal_secret
 from gateway.storage.service import store, workspace
@@ -45,7 +46,9 @@ async def list(
 
 async def create(body: dict[str, Any], **_: Any) -> dict[str, Any]:
     """POST /v1/sessions"""
-    return await sessions.create(store(), workspace(), body, seal=seal_secret)
+    session = await sessions.create(store(), workspace(), body, seal=seal_secret)
+    await runtime().created(workspace(), session, initial_events=bool(body.get("initial_events")))
+    return session
 
 
 async def retrieve(session_id: str, **_: Any) -> dict[str, Any]:
@@ -60,9 +63,14 @@ async def update(session_id: str, body: dict[str, Any] | None = None, **_: Any) 
 
 async def archive(session_id: str, **_: Any) -> dict[str, Any]:
     """POST /v1/sessions/{session_id}/archive"""
-    return await sessions.archive(store(), workspace(), session_id)
+    await sessions.archive(store(), workspace(), session_id)
+    await runtime().closed(workspace(), await sessions.KIND.get(store(), workspace(), session_id), deleted=False)
+    return await sessions.retrieve(store(), workspace(), session_id)
 
 
 async def delete(session_id: str, **_: Any) -> dict[str, Any]:
     """DELETE /v1/sessions/{session_id}"""
-    return await sessions.delete(store(), workspace(), session_id)
+    record = await sessions.KIND.get(store(), workspace(), session_id)
+    deleted = await sessions.delete(store(), workspace(), session_id)
+    await runtime().closed(workspace(), record, deleted=True)
+    return deleted

@@ -19,11 +19,11 @@ async def create() -> Response:
     """POST /v1/messages: routed by tier and effort; SSE when ``stream`` is true."""
     native: NativeService = services.from_request(STATE)
     raw = await request.body()
-    return await native.messages(json.loads(raw), raw, request.headers)
+    return await native.messages(json.loads(raw), raw, request.headers, query=request.url.query)
 
 
 async def count_tokens() -> Response:
-    """POST /v1/messages/count_tokens: Anthropic routes pass through, other backends get a local estimate."""
+    """POST /v1/messages/count_tokens: Anthropic routes pass through, other backends get a local tokenizer count."""
     native: NativeService = services.from_request(STATE)
     raw = await request.body()
-    return await native.messages(json.loads(raw), raw, request.headers, count_tokens=True)
+    return await native.messages(json.loads(raw), raw, request.headers, query=request.url.query, count_tokens=True)

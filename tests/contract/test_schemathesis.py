@@ -31,6 +31,7 @@ from gateway.app import create_app
 from gateway.settings import settings_from_mapping
 from tests.contract._checks import semantic_operation_configs
 from tests.contract._stats import SCHEMATHESIS_CASES
+from tests.model_fake import model_routing
 
 KEY = "sk-gw-test-schemathesis-0123456789"
 HEAVY_BODY_REFS = 40
@@ -68,6 +69,7 @@ APP = create_app(
         {
             "gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True},
             "storage": {"database_url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='gw-fuzz-')}/gateway.db"},
+            **model_routing(),
         }
     )
 )

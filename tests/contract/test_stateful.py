@@ -9,6 +9,7 @@ creates that no longer return an ``id``) fail the test instead of silently testi
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from codegen.spec import SPEC, load_yaml, operations
 from gateway.app import create_app
 from gateway.settings import settings_from_mapping
 from tests.contract._stats import SCHEMATHESIS_CASES
+from tests.model_fake import model_routing
 from tests.storage.conftest import DATABASES, storage_section
 
 KEY = "sk-gw-test-stateful-0123456789"
@@ -59,6 +61,7 @@ def test_links_from_creates(database: str, tmp_path: Path) -> None:
         doc = {
             "gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True},
             "storage": storage,
+            **model_routing(),
         }
         schema = (
             schemathesis.openapi.from_asgi("/openapi.json", create_app(settings_from_mapping(doc)), config=CONFIG)
@@ -70,6 +73,14 @@ def test_links_from_creates(database: str, tmp_path: Path) -> None:
         class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
             def get_call_kwargs(self, case: Case) -> dict[str, Any]:
                 return {"headers": {"x-api-key": KEY}}
+
+            def before_call(self, case: Case) -> None:
+                # Environment names are unique per workspace (409 otherwise, tested in tests/storage). Hypothesis
+                # replays choice sequences against the same database, so a replayed create must not collide with its
+                # earlier run: give every created environment a fresh name.
+                if case.method == "POST" and case.path == "/v1/environments" and isinstance(case.body, dict):
+                    case.body["name"] = f"{case.body.get('name', '')}-{uuid.uuid4().hex[:8]}"[-256:]
+                super().before_call(case)
 
             def after_call(self, response: Response, case: Case) -> None:
                 super().after_call(response, case)

@@ -124,14 +124,17 @@ def _cli_env(home: str, base_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def run_claude(cli: ClaudeCli, base_url: str, *args: str, prompt: str = "say hi") -> CliRun:
-    """`claude -p PROMPT --output-format json --strict-mcp-config ARGS` in a fresh HOME and work dir."""
+def run_claude(
+    cli: ClaudeCli, base_url: str, *args: str, prompt: str = "say hi", env: Mapping[str, str] | None = None
+) -> CliRun:
+    """`claude -p PROMPT --output-format json --strict-mcp-config ARGS` in a fresh HOME and work dir (``env``
+    overrides the CLI's environment, e.g. its retry count)."""
     argv = ["-p", prompt, "--output-format", "json", "--strict-mcp-config", *args]
     with tempfile.TemporaryDirectory(prefix="cc-home-") as home, tempfile.TemporaryDirectory(prefix="cc-work-") as work:
         started = time.monotonic()
         proc = subprocess.Popen(
             [cli.path, *argv],
-            env=_cli_env(home, base_url),
+            env={**_cli_env(home, base_url), **(env or {})},
             cwd=work,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -415,6 +418,66 @@ def test_tool_turn_runs_bash_and_returns_its_output(
 
     routes = cc_gateway.route_lines(mark)
     assert [r["status"] for r in routes] == [200, 200], routes
+
+
+# -- upstream errors, as the CLI sees them ---------------------------------------------------------------------------
+def assert_cli_error(run: CliRun, status: int) -> str:
+    assert run.returncode == 1, run.describe()
+    out = run.output
+    assert out.get("is_error") is True and out.get("api_error_status") == status, run.describe()
+    return str(out.get("result"))
+
+
+def test_repeated_529_is_reported_by_the_cli_as_overload_of_the_gateway(
+    claude_cli: ClaudeCli, cc_gateway: Gateway, fake: AnthropicFake
+) -> None:
+    fake.default = Behavior(status=529)
+    mark = cc_gateway.log_size()
+    run = run_claude(claude_cli, cc_gateway.url, "--model", "opus", env={"CLAUDE_CODE_MAX_RETRIES": "2"})
+    result = assert_cli_error(run, 529)
+    # the CLI's own text for an overloaded upstream (not a generic 502), naming the gateway by host:port
+    assert result.startswith("API Error: Repeated 529 Overloaded errors"), run.describe()
+    assert "inference gateway" in result and cc_gateway.url.removeprefix("http://") in result, run.describe()
+    # no amplification: each of the CLI's 3 attempts is exactly one upstream attempt
+    assert len(fake.requests) == 3, run.describe()
+    routes = cc_gateway.route_lines(mark)
+    assert [(r["status"], r["attempts"]) for r in routes] == [(529, ["big/1"])] * 3, routes
+
+
+def test_500_keeps_the_upstreams_message_in_the_cli_result(
+    claude_cli: ClaudeCli, cc_gateway: Gateway, fake: AnthropicFake
+) -> None:
+    fake.default = Behavior(status=500, error_message="boom from the fake upstream")
+    run = run_claude(claude_cli, cc_gateway.url, "--model", "opus", env={"CLAUDE_CODE_MAX_RETRIES": "2"})
+    result = assert_cli_error(run, 500)
+    assert result.startswith("API Error: 500 boom from the fake upstream"), run.describe()
+    assert len(fake.requests) == 3, run.describe()
+
+
+def test_x_should_retry_false_stops_the_clis_own_retries(
+    claude_cli: ClaudeCli, cc_gateway: Gateway, fake: AnthropicFake
+) -> None:
+    fake.default = Behavior(status=529, headers={"x-should-retry": "false"})
+    run = run_claude(claude_cli, cc_gateway.url, "--model", "opus", env={"CLAUDE_CODE_MAX_RETRIES": "2"})
+    result = assert_cli_error(run, 529)
+    assert result.startswith("API Error: 529"), run.describe()
+    assert "Repeated" not in result, run.describe()
+    assert len(fake.requests) == 1, run.describe()  # the upstream's verdict reached the CLI: one attempt in all
+
+
+def test_cli_headers_and_query_reach_the_upstream(
+    claude_cli: ClaudeCli, cc_gateway: Gateway, fake: AnthropicFake
+) -> None:
+    run = run_claude(claude_cli, cc_gateway.url, "--model", "opus")
+    assert_success(run, FAKE_TEXT)
+    request = fake.requests[0]
+    assert request.query_string == "beta=true"
+    assert (request.header("user-agent") or "").startswith("claude-cli/2.1.")
+    assert request.header("x-app") == "cli"
+    assert request.header("x-stainless-retry-count") == "0"
+    assert request.header("x-claude-code-session-id")
+    assert request.header("x-api-key") == BIG_KEY
+    assert_no_gateway_key(fake.requests)
 
 
 # -- the OpenAI-wire (litellm-translated) backend --------------------------------------------------------------------

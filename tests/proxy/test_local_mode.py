@@ -103,7 +103,10 @@ def rich_config(data_dir: Path) -> dict[str, Any]:
     }
 
 
-ROUTING = {"models": [{"id": "claude-opus-5-5", "display_name": "Claude Opus 5.5"}, {"id": "claude-haiku-5-5"}]}
+ROUTING = {
+    "default": "claude",  # every listed id must route
+    "models": [{"id": "claude-opus-5-5", "display_name": "Claude Opus 5.5"}, {"id": "claude-haiku-5-5"}],
+}
 
 
 @pytest.fixture(scope="module")

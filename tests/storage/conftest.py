@@ -22,6 +22,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import settings_from_mapping
+from tests.model_fake import model_routing
 
 KEY_A = "sk-gw-storage-team-a-0123456789"
 KEY_B = "sk-gw-storage-team-b-0123456789"
@@ -65,7 +66,8 @@ def storage_section(kind: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def running_gateway(storage: dict[str, Any]) -> Iterator[str]:
+def running_gateway(storage: dict[str, Any], extra: dict[str, Any] | None = None) -> Iterator[str]:
+    """A gateway on ``storage`` (two keys in two workspaces; models on the shared fake); ``extra``: more sections."""
     doc = {
         "gateway": {
             "api_keys": [
@@ -75,6 +77,8 @@ def running_gateway(storage: dict[str, Any]) -> Iterator[str]:
             "validate_responses": True,
         },
         "storage": storage,
+        **model_routing(),
+        **(extra or {}),
     }
     port = free_port()
     server = uvicorn.Server(

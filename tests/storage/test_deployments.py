@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
+import yaml
 
-from tests.storage.conftest import KEY_B, http, pages_of, sdk
+from tests.gateway_process import gateway_process
+from tests.storage.conftest import KEY_A, KEY_B, http, pages_of, sdk
 
 EVENTS: list[Any] = [{"type": "user.message", "content": [{"type": "text", "text": "run the nightly report"}]}]
 SCHEDULE: Any = {"type": "cron", "expression": "0 9 * * 1-5", "timezone": "America/Los_Angeles"}
@@ -79,9 +82,11 @@ def test_deployment_lifecycle(gateway: str) -> None:
     assert client.beta.deployments.pause(dep.id).status == "paused"  # idempotent
     run = client.beta.deployments.run(dep.id)  # manual runs are allowed while paused
     assert run.id.startswith("drun_01") and run.type == "deployment_run" and run.deployment_id == dep.id
-    assert run.trigger_context.type == "manual" and run.session_id is None
-    assert run.error is not None and run.error.type == "session_creation_rejected_error"
+    assert run.trigger_context.type == "manual" and run.session_id is not None and run.error is None
     assert (run.agent.id, run.agent.version) == (agent.id, 1)
+    session = client.beta.sessions.retrieve(run.session_id)  # the pinned version, not the agent's latest (2)
+    assert session.deployment_id == dep.id and (session.agent.id, session.agent.version) == (agent.id, 1)
+    assert client.beta.deployments.retrieve(dep.id).status == "paused"  # a manual run leaves the status alone
     active = client.beta.deployments.unpause(dep.id)
     assert active.status == "active" and active.paused_reason is None
 
@@ -148,8 +153,9 @@ def test_deployment_runs(gateway: str) -> None:
     assert [len(p) for p in by_first] == [2, 2]
     assert [r.id for p in by_first for r in p] == [r.id for r in reversed(runs[:4])]
     assert list(client.beta.deployment_runs.list(deployment_id="depl_01unknown")) == []  # 200, empty
-    assert list(client.beta.deployment_runs.list(has_error=False)) == []  # no run started a session
-    assert len(list(client.beta.deployment_runs.list(has_error=True))) == 5
+    assert len(list(client.beta.deployment_runs.list(has_error=False))) == 5  # every run started a session
+    assert list(client.beta.deployment_runs.list(has_error=True)) == []
+    assert {s.id for s in client.beta.sessions.list(deployment_id=first.id)} == {r.session_id for r in runs[:4]}
     assert list(client.beta.deployment_runs.list(trigger_type="schedule")) == []
     assert len(list(client.beta.deployment_runs.list(trigger_type="manual"))) == 5
     assert [r.id for r in client.beta.deployment_runs.list(created_at_gt=runs[3].created_at)] == [runs[4].id]
@@ -162,7 +168,9 @@ def test_deployment_runs(gateway: str) -> None:
     # the run record names what went wrong when a reference went bad
     client.beta.environments.archive(env.id)
     bad = client.beta.deployments.run(first.id)
-    assert bad.error is not None and bad.error.type == "environment_archived_error"
+    assert bad.error is not None and bad.error.type == "environment_archived_error" and bad.session_id is None
+    assert [r.id for r in client.beta.deployment_runs.list(has_error=True)] == [bad.id]
+    assert client.beta.deployments.retrieve(first.id).status == "active"  # only a failed scheduled run pauses
     with pytest.raises(anthropic.NotFoundError):
         client.beta.deployment_runs.retrieve("drun_01missing")
 
@@ -191,3 +199,42 @@ def test_deployment_tenant_isolation(gateway: str) -> None:
     mine = client.beta.deployments.retrieve(dep.id)
     assert mine.name == "mine" and mine.status == "active" and mine.archived_at is None
     assert [r.id for r in client.beta.deployment_runs.list()] == [run.id]
+
+
+def test_deployment_run_on_a_gateway_process(database: dict[str, Any], tmp_path: Path) -> None:
+    """Scenario A11 up to the model turn (which the session runtime runs): ``deployments.run`` through the SDK against
+    a ``litellm-gateway serve`` process (its deployment scheduler running) creates the session with the deployment's
+    initial events, and both lists find it by deployment."""
+    config = tmp_path / "config.yaml"
+    doc = {
+        "gateway": {
+            "api_keys": [{"key": "os.environ/GW_DEPLOY_KEY", "name": "a", "workspace": "team-a"}],
+            "validate_responses": True,
+        },
+        "storage": database,
+        "runtime": {"scheduler_tick_seconds": 0.2},
+    }
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with gateway_process(config, {"GW_DEPLOY_KEY": KEY_A}) as (proc, url):
+        client = sdk(url)
+        agent, env = _refs(client)
+        dep = client.beta.deployments.create(
+            name="a11", agent=agent.id, environment_id=env.id, initial_events=EVENTS, metadata={"job": "report"}
+        )
+        run = client.beta.deployments.run(dep.id)
+        assert run.type == "deployment_run" and run.trigger_context.type == "manual" and run.deployment_id == dep.id
+        assert run.session_id is not None and run.error is None
+        assert (run.agent.type, run.agent.id, run.agent.version) == ("agent", agent.id, 1)
+        session = client.beta.sessions.retrieve(run.session_id)
+        assert session.deployment_id == dep.id and session.environment_id == env.id
+        assert session.metadata == {"job": "report"} and session.agent.id == agent.id
+        stored = [e for e in client.beta.sessions.events.list(run.session_id) if e.type == "user.message"]
+        assert [[b.model_dump() for b in e.content] for e in stored] == [
+            [{"type": "text", "text": "run the nightly report"}]
+        ]
+        assert [r.id for r in client.beta.deployment_runs.list(deployment_id=dep.id)] == [run.id]
+        assert [s.id for s in client.beta.sessions.list(deployment_id=dep.id)] == [run.session_id]
+        assert client.beta.deployment_runs.retrieve(run.id).model_dump() == run.model_dump()
+    log = proc.stdout.read().decode() if proc.stdout else ""
+    # nothing went wrong in the scheduler or the runs (the session's own turn belongs to the runtime's tests)
+    assert "gateway.scheduler" not in log and "gateway.storage.deployments" not in log, log[-2000:]

@@ -12,7 +12,15 @@ import orjson
 import pytest
 
 from gateway.storage import sessions as session_semantics
-from tests.storage.conftest import KEY_B, http, sdk
+from tests.storage.conftest import KEY_B, http, running_gateway, sdk
+
+
+@pytest.fixture
+def gateway(database: dict[str, Any]) -> Iterator[str]:
+    """These tests are about the stored resources and the event log itself, so this process stores events and runs no
+    turn (``runtime.run_sessions: false``); tests/runtime runs sessions."""
+    with running_gateway(database, {"runtime": {"run_sessions": False}}) as url:
+        yield url
 
 
 def _forward(first: Any) -> list[list[Any]]:
@@ -190,7 +198,7 @@ def test_session_lifecycle(gateway: str, monkeypatch: pytest.MonkeyPatch) -> Non
     assert archived.archived_at is not None and archived.title == "renamed"
     with pytest.raises(anthropic.BadRequestError):
         client.beta.sessions.update(first.id, title="again")
-    with pytest.raises(anthropic.BadRequestError):
+    with pytest.raises(anthropic.ConflictError):  # an archived session accepts no events (409, as the API)
         client.beta.sessions.events.send(first.id, events=[_text("hello?")])
     listed = _ids(_forward(client.beta.sessions.list(limit=2)))
     assert first.id not in listed and len(listed) == 5
@@ -245,31 +253,22 @@ def test_session_events(gateway: str) -> None:
     assert session.outcome_evaluations[0].outcome_id.startswith("outc_")
     assert session.outcome_evaluations[0].result == "pending"
 
-    sent = client.beta.sessions.events.send(
-        session.id,
-        events=[
-            _text("one"),
-            {"type": "user.interrupt"},
-            {"type": "user.tool_confirmation", "tool_use_id": "toolu_1", "result": "deny", "deny_message": "no"},
-        ],
-    )
-    assert sent.data is not None and [e.type for e in sent.data] == [
-        "user.message",
-        "user.interrupt",
-        "user.tool_confirmation",
-    ]
+    with pytest.raises(anthropic.BadRequestError):  # it names no tool call of this session: nothing is stored
+        client.beta.sessions.events.send(
+            session.id,
+            events=[
+                _text("lost"),
+                {"type": "user.tool_confirmation", "tool_use_id": "toolu_1", "result": "deny", "deny_message": "no"},
+            ],
+        )
+    sent = client.beta.sessions.events.send(session.id, events=[_text("one"), {"type": "user.interrupt"}])
+    assert sent.data is not None and [e.type for e in sent.data] == ["user.message", "user.interrupt"]
     assert all(e.id.startswith("sevt_") and e.processed_at is not None for e in sent.data)
 
     everything = _forward(client.beta.sessions.events.list(session.id, limit=2))
-    assert [len(p) for p in everything] == [2, 2, 1]
+    assert [len(p) for p in everything] == [2, 2]
     events = [e for p in everything for e in p]
-    assert [e.type for e in events] == [
-        "user.message",
-        "user.define_outcome",
-        "user.message",
-        "user.interrupt",
-        "user.tool_confirmation",
-    ]
+    assert [e.type for e in events] == ["user.message", "user.define_outcome", "user.message", "user.interrupt"]
     assert [e.id for e in events[2:]] == [e.id for e in sent.data]
     assert events[1].outcome_id == session.outcome_evaluations[0].outcome_id
     newest = _forward(client.beta.sessions.events.list(session.id, limit=2, order="desc"))
@@ -307,11 +306,10 @@ def test_session_events(gateway: str) -> None:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.iter_lines()
-            replay = _sse(lines, 5)
+            replay = _sse(lines, 4)
             assert [i for _, i, _ in replay] == [e.id for e in events[3:]] + [e.id for e in live]
             assert [name for name, _, _ in replay] == [
                 "user.interrupt",
-                "user.tool_confirmation",
                 "user.message",
                 "user.message",
                 "user.message",

@@ -5,15 +5,12 @@ process's responses, logs and database for a credential's secret values."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets as random
 import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ from cryptography.fernet import Fernet
 from gateway.storage import config as storage_config_module
 from gateway.storage import secrets
 from gateway.storage.config import StorageConfig
-from tests.gateway_process import free_port
+from tests.gateway_process import debug_gateway
 from tests.storage.conftest import KEY_A, KEY_B, PG_URL, http, pages_of, running_gateway, sdk
 
 SECRET_KEY = Fernet.generate_key().decode()
@@ -381,7 +378,7 @@ def test_secret_values_never_leave_in_responses_logs_or_database(database: dict[
     data_home = tmp_path / "xdg"  # no secret_key configured: the key is generated under $XDG_DATA_HOME
     log = tmp_path / "gateway.log"
     bodies: list[str] = []
-    with _debug_gateway(config, log, {"GW_VAULT_KEY": KEY_A, "XDG_DATA_HOME": str(data_home)}) as url:
+    with debug_gateway(config, log, {"GW_VAULT_KEY": KEY_A, "XDG_DATA_HOME": str(data_home)}) as url:
         with httpx.Client(base_url=url, headers={"x-api-key": KEY_A}, timeout=30) as client:
 
             def call(method: str, path: str, body: Any = None, expect: int = 200) -> Any:
@@ -457,37 +454,6 @@ def test_secret_values_never_leave_in_responses_logs_or_database(database: dict[
         assert not [b for b in bodies if mark in b], f"{name} in a response"
         assert mark not in output, f"{name} in the logs"
         assert mark.encode() not in raw_db, f"{name} in plaintext in the database"
-
-
-@contextmanager
-def _debug_gateway(config: Path, log: Path, env: dict[str, str]) -> Iterator[str]:
-    """``litellm-gateway serve --log-level debug``, stdout and stderr into ``log`` (a file: no pipe to fill up)."""
-    port = free_port()
-    script = Path(sys.executable).with_name("litellm-gateway")
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "debug"],
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"gateway did not start: {log.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
 
 
 def _stored_docs(database: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:

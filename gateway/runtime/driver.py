@@ -1,0 +1,196 @@
+"""Running one session: read its log, do what :func:`gateway.runtime.transcript.plan` says, until nothing is left.
+
+The caller holds the session's run lease (:mod:`gateway.storage.session_runs`). Events of one model request are
+stored in one append when the request completes (previews are streamed while it runs), so a process that dies
+mid-request leaves only a ``span.model_request_start`` behind, which the next owner closes (``is_error``) before it
+retries: nothing is lost and nothing is stored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.runtime import model, tools, transcript
+from gateway.runtime.assemble import assemble
+from gateway.runtime.config import RuntimeConfig
+from gateway.runtime.previews import Previews
+from gateway.storage import session_runs, sessions
+from gateway.storage.session_events import EventLog
+from gateway.storage.store import Record, Store
+
+logger = logging.getLogger("gateway.runtime")
+
+ERROR_TYPES = {529: "model_overloaded_error", 429: "model_rate_limited_error"}
+#: how often a running model request looks for an interrupt stored by another process
+INTERRUPT_POLL = 0.5
+
+
+@dataclass
+class Context:
+    config: RuntimeConfig
+    store: Store
+    native: model.Native
+    #: (workspace, session record) -> None: make sure a self-hosted worker will look at the session
+    need_worker: Callable[[str, Record], Awaitable[None]]
+    #: set when a client event for the session arrives in this process (wakes back-off sleeps, interrupt checks)
+    signal: asyncio.Event
+    turns: asyncio.Semaphore
+
+
+def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
+    kind = ERROR_TYPES.get(failure.status, "model_request_failed_error")
+    message = f"model request failed ({failure.status} {failure.error_type}): {failure.message}"
+    return {"type": "session.error", "error": {"type": kind, "message": message, "retry_status": {"type": retry}}}
+
+
+def _failed_end(start_id: str, **extra: Any) -> dict[str, Any]:
+    usage = dict.fromkeys(model.USAGE_KEYS, 0)
+    return {
+        "type": "span.model_request_end",
+        "model_request_start_id": start_id,
+        "is_error": True,
+        "model_usage": usage,
+        **extra,
+    }
+
+
+class SessionRun:
+    def __init__(self, ctx: Context, workspace: str, session_id: str) -> None:
+        self.ctx, self.workspace, self.session_id = ctx, workspace, session_id
+        self.log = EventLog(ctx.store, workspace)
+
+    async def _session(self) -> Record | None:
+        record = await self.ctx.store.get(self.workspace, sessions.KIND.type, self.session_id)
+        return None if record is None or record.archived_at is not None else record
+
+    async def append(
+        self, record: Record, events: list[dict[str, Any]], usage: Mapping[str, int] | None = None
+    ) -> list[dict[str, Any]]:
+        stored = await self.log.append(self.session_id, events, thread_id=record.doc["_thread"]["id"])
+        statuses = [transcript.STATUS_OF[e["type"]] for e in events if e.get("type") in transcript.STATUS_OF]
+        if statuses or usage:
+            await sessions.record_progress(
+                self.ctx.store, self.workspace, self.session_id, status=statuses[-1] if statuses else None, usage=usage
+            )
+        return stored
+
+    async def drive(self) -> int:
+        """Run until the plan says Done (or the session is gone); returns the ``wanted`` count seen last."""
+        while True:
+            seen = await session_runs.wanted(self.ctx.store.engine, self.session_id)
+            self.ctx.signal.clear()
+            record = await self._session()
+            if record is None:
+                return seen
+            log = transcript.read(await self.log.docs(self.session_id))
+            action = transcript.plan(log)
+            if isinstance(action, transcript.Done):
+                return seen
+            if isinstance(action, transcript.Emit):
+                await self.append(record, action.events)
+                continue
+            if action.attempt and not await self._back_off(log, action.attempt):
+                continue  # a client event arrived meanwhile (an interrupt?): plan again
+            await self.step(record, log, running=action.running, attempt=action.attempt)
+
+    async def _back_off(self, log: transcript.Log, attempt: int) -> bool:
+        """Sleep before retry ``attempt``; False when woken early by a client event."""
+        delay = self.ctx.config.retry_backoff_seconds * 2 ** (attempt - 1)
+        last = log.last_step.end if log.last_step is not None else None
+        retry_after = (last or {}).get("_retry_after")
+        if isinstance(retry_after, (int, float)):
+            delay = max(delay, float(retry_after))
+        try:
+            await asyncio.wait_for(self.ctx.signal.wait(), timeout=delay)
+        except TimeoutError:
+            return True
+        return False
+
+    def request_body(self, record: Record, log: transcript.Log) -> tuple[dict[str, Any], dict[str, tools.Offered]]:
+        agent = record.doc.get("agent") or {}
+        offered = tools.offered(agent.get("tools") or [])
+        model_config = agent.get("model") or {}
+        body: dict[str, Any] = {
+            "model": str(model_config.get("id")),
+            "max_tokens": self.ctx.config.max_tokens,
+            "stream": True,
+            "messages": transcript.messages(log),
+        }
+        if agent.get("system"):
+            body["system"] = agent["system"]
+        if offered:
+            body["tools"] = [t.definition for t in offered.values()]
+        effort = model_config.get("effort")
+        if isinstance(effort, Mapping) and isinstance(effort.get("type"), str):
+            body["output_config"] = {"effort": effort["type"]}
+        return body, offered
+
+    async def step(self, record: Record, log: transcript.Log, *, running: bool, attempt: int) -> None:
+        body, offered = self.request_body(record, log)
+        environment = await self.ctx.store.get(self.workspace, "environment", str(record.doc.get("environment_id")))
+        cloud = ((environment.doc.get("config") or {}).get("type") if environment else "cloud") != "self_hosted"
+        prelude = [{"type": "session.status_running"}] if running else []
+        stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
+        start_id = str(stored[-1]["id"])
+        previews = Previews(self.ctx.store.bus, self.session_id)
+        interrupts = sum(1 for e in log.events if e.get("type") == "user.interrupt")
+        async with self.ctx.turns:
+            call = asyncio.ensure_future(model.request(self.ctx.native, body, previews))
+            try:
+                interrupted = await self._watch(call, interrupts)
+            finally:
+                if not call.done():
+                    call.cancel()
+                    await asyncio.gather(call, return_exceptions=True)
+        if interrupted:
+            await self.append(record, [_failed_end(start_id)])
+            return
+        try:
+            result = call.result()
+        except model.ModelFailure as failure:
+            await self._failed(record, start_id, failure, attempt)
+            return
+        done = assemble(result, previews.ids, offered, start_id, cloud=cloud)
+        if (
+            not done.client_calls
+            and not done.cloud_blocked
+            and not any(e["type"] == "agent.tool_result" for e in done.events)
+        ):
+            # the turn ends here unless a user event arrived meanwhile: store its idle with the step (one write less)
+            newer = await self.log.docs(self.session_id, types=[*transcript.TRIGGERS, "user.interrupt"])
+            if len(newer) == sum(1 for e in log.events if e.get("type") in (*transcript.TRIGGERS, "user.interrupt")):
+                reason = "refusal" if result.stop_reason == "refusal" else "end_turn"
+                done.events.append(transcript.idle(reason))
+        await self.append(record, done.events, usage=result.usage)
+        if done.client_calls and not cloud:
+            await self.ctx.need_worker(self.workspace, record)
+
+    async def _watch(self, call: asyncio.Future[model.Result], interrupts: int) -> bool:
+        """Wait for the model request; True if an interrupt arrived first (this process's or another's)."""
+        while not call.done():
+            waiter: asyncio.Future[Any] = asyncio.ensure_future(self.ctx.signal.wait())
+            watched: set[asyncio.Future[Any]] = {call, waiter}
+            try:
+                await asyncio.wait(watched, timeout=INTERRUPT_POLL, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if call.done():
+                return False
+            self.ctx.signal.clear()
+            stored = await self.log.docs(self.session_id, types=["user.interrupt"])
+            if len(stored) > interrupts:
+                return True
+        return False
+
+    async def _failed(self, record: Record, start_id: str, failure: model.ModelFailure, attempt: int) -> None:
+        logger.warning("session %s: model request failed: %s %s", self.session_id, failure.status, failure.error_type)
+        extra = {"_retry_after": failure.retry_after} if failure.retry_after is not None else {}
+        end = _failed_end(start_id, **extra)
+        if failure.retryable and attempt < self.ctx.config.max_model_retries:
+            await self.append(record, [end, _error(failure, "retrying"), {"type": "session.status_rescheduled"}])
+        else:
+            idle = transcript.idle("retries_exhausted")
+            await self.append(record, [end, _error(failure, "exhausted" if failure.retryable else "terminal"), idle])

@@ -1,0 +1,85 @@
+"""Client events before they are stored: references checked, oversized tool output cut.
+
+* ``user.tool_result`` / ``user.custom_tool_result`` must name an ``agent.tool_use`` / ``agent.custom_tool_use``
+  event of the session (by its event id) that has no result yet, and ``user.tool_confirmation`` an ``agent.tool_use``
+  whose ``evaluated_permission`` is ``ask`` and that has no verdict yet; otherwise 400, naming the id. A result for
+  a call the turn has moved on from (interrupted) is accepted and stored, and resumes nothing.
+* Text in a tool result beyond ``max_tool_result_bytes`` (UTF-8) is cut at that size and ends with a marker saying
+  how many bytes were left out; the rest of the result is kept.
+* Events to an archived session: 409."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gateway.errors import Conflict, InvalidRequest
+from gateway.runtime import transcript
+from gateway.storage import sessions
+from gateway.storage.session_events import EventLog
+from gateway.storage.store import Store
+
+RESULTS = {
+    "user.tool_result": ("tool_use_id", "agent.tool_use"),
+    "user.custom_tool_result": ("custom_tool_use_id", "agent.custom_tool_use"),
+}
+MARKER = "\n[… output truncated by the gateway: {count} more bytes]"
+
+
+def _cut(text: str, limit: int) -> str:
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    kept = data[:limit].decode(errors="ignore")
+    return kept + MARKER.format(count=len(data) - len(kept.encode()))
+
+
+def truncate(event: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    out = dict(event)
+    content = out.get("content")
+    if isinstance(content, str):
+        out["content"] = [{"type": "text", "text": _cut(content, limit)}]
+    elif isinstance(content, list):
+        out["content"] = [
+            {**b, "text": _cut(b["text"], limit)} if isinstance(b, Mapping) and isinstance(b.get("text"), str) else b
+            for b in content
+        ]
+    return out
+
+
+def check(log: transcript.Log, events: Sequence[Mapping[str, Any]]) -> None:
+    answered = set(log.results)
+    confirmed = set(log.confirmations)
+    for event in events:
+        kind = event.get("type")
+        if kind in RESULTS:
+            field, call_type = RESULTS[str(kind)]
+            call_id = str(event.get(field))
+            call = log.calls.get(call_id)
+            if call is None or call.type != call_type:
+                raise InvalidRequest(f"{field}: {call_id!r} is not the id of an {call_type} event of this session")
+            if call_id in answered:
+                raise InvalidRequest(f"{field}: {call_id!r} already has a result")
+            answered.add(call_id)
+        elif kind == "user.tool_confirmation":
+            call_id = str(event.get("tool_use_id"))
+            call = log.calls.get(call_id)
+            if call is None or call.type != "agent.tool_use" or call.permission != "ask":
+                raise InvalidRequest(
+                    f"tool_use_id: {call_id!r} is not a tool call of this session awaiting confirmation"
+                )
+            if call_id in confirmed:
+                raise InvalidRequest(f"tool_use_id: {call_id!r} was already confirmed or denied")
+            confirmed.add(call_id)
+
+
+async def accept(store: Store, workspace: str, session_id: str, body: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """Check and store the events of ``POST /v1/sessions/{id}/events``; returns the stored page."""
+    record = await sessions.KIND.get(store, workspace, session_id)
+    if record.archived_at is not None:
+        raise Conflict(f"session {session_id!r} is archived and accepts no events")
+    events = [truncate(e, limit) if e.get("type") in RESULTS else dict(e) for e in body.get("events") or []]
+    if any(e.get("type") in (*RESULTS, "user.tool_confirmation") for e in events):
+        types = [*transcript.CALL_TYPES, *transcript.RESULT_TYPES, "user.tool_confirmation"]
+        check(transcript.read(await EventLog(store, workspace).docs(session_id, types=types)), events)
+    return await sessions.send_events(store, workspace, session_id, {**body, "events": events})

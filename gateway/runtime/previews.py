@@ -1,0 +1,59 @@
+"""Previews of a running model request (``event_start`` / ``event_delta``) and the ids they promise.
+
+A preview names the id of the event that will conclude it, so the ids of ``agent.message`` (one per contiguous run
+of text blocks) and ``agent.thinking`` (one per thinking block) are chosen here, when the block starts, and used
+again when the events are stored. Previews are built only when some stream of this process asked for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.storage.bus import Bus, Preview
+from gateway.storage.store import new_id
+
+EVENT_PREFIX = "sevt"
+
+
+class Previews:
+    """A :class:`gateway.runtime.model.Sink` that publishes previews on ``bus`` and remembers the chosen ids."""
+
+    def __init__(self, bus: Bus, session_id: str) -> None:
+        self.bus, self.session_id = bus, session_id
+        self.ids: dict[int, str] = {}  # content block index -> id of the event that starts there
+        self._run: str | None = None  # the agent.message being previewed (a run of text blocks)
+        self._run_blocks: dict[int, int] = {}  # content block index -> index inside that agent.message
+
+    def _publish(self, event_type: str, event_id: str, doc: dict[str, Any]) -> None:
+        self.bus.preview(self.session_id, Preview(event_type, event_id, doc))
+
+    def block_start(self, index: int, kind: str) -> None:
+        if kind == "text":
+            if self._run is None:
+                self._run = self.ids[index] = new_id(EVENT_PREFIX)
+                self._run_blocks = {}
+                start = {"type": "event_start", "event": {"type": "agent.message", "id": self._run}}
+                self._publish("agent.message", self._run, start)
+            self._run_blocks[index] = len(self._run_blocks)
+            return
+        self._run = None
+        if kind in ("thinking", "redacted_thinking"):
+            event_id = self.ids[index] = new_id(EVENT_PREFIX)
+            self._publish(
+                "agent.thinking", event_id, {"type": "event_start", "event": {"type": "agent.thinking", "id": event_id}}
+            )
+
+    def text(self, index: int, piece: str) -> None:
+        if self._run is None or index not in self._run_blocks or not piece:
+            return
+        if not self.bus.watched(self.session_id, "agent.message"):
+            return
+        delta = {
+            "type": "event_delta",
+            "event_id": self._run,
+            "delta": {
+                "type": "content_delta",
+                "index": self._run_blocks[index],
+                "content": {"type": "text", "text": piece},
+            },
+        }
+        self._publish("agent.message", self._run, delta)

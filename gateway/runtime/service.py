@@ -1,0 +1,236 @@
+"""The session runtime: the lifespan service that runs sessions' turns, and the hooks the handlers call.
+
+* :meth:`Runtime.kick` records that a session has work (:func:`gateway.storage.session_runs.want`) and runs it in
+  this process if no other live process holds its lease. A process runs a session in one task
+  (:class:`gateway.runtime.driver.SessionRun`) and renews the lease every third of ``lease_ttl_seconds``.
+* A sweeper looks every ``sweep_seconds`` for sessions with work whose lease is free or expired (their process died)
+  and runs them here.
+* Self-hosted sessions get a work item on creation, when a user event arrives and the session has no live item, when
+  a model request ends with calls for a client, and (after a second) when an item stops while calls still wait.
+  Archive and delete stop the session's live items; archive emits ``session.status_terminated``.
+
+Neither storage nor routing imports this package: it sits above both."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from gateway import services
+from gateway.runtime import inbox, transcript
+from gateway.runtime.config import RuntimeConfig, parse_runtime
+from gateway.runtime.driver import Context, SessionRun
+from gateway.runtime.model import Native
+from gateway.settings import Settings
+from gateway.storage import environment_work, session_runs, sessions
+from gateway.storage.session_events import EventLog
+from gateway.storage.store import Record, Store
+
+logger = logging.getLogger("gateway.runtime")
+STATE = "runtime"
+REQUEUE_DELAY = 1.0
+
+
+class Runtime:
+    def __init__(self, config: RuntimeConfig, store: Store, native: Native) -> None:
+        self.config, self.store, self.native = config, store, native
+        self.owner = uuid.uuid4().hex[:24]
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.signals: dict[str, asyncio.Event] = {}
+        self.turns = asyncio.Semaphore(config.max_concurrent_turns)
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- running ------------------------------------------------------------------------------------------------
+    async def kick(self, workspace: str, session_id: str) -> None:
+        await session_runs.want(self.store.engine, workspace, session_id)
+        if self.config.run_sessions:
+            self._spawn(session_id)
+
+    def _spawn(self, session_id: str) -> None:
+        task = self.tasks.get(session_id)
+        if task is not None and not task.done():
+            self.signals[session_id].set()
+            return
+        self.signals[session_id] = asyncio.Event()
+        self.tasks[session_id] = asyncio.create_task(self._run(session_id), name=f"session {session_id}")
+
+    async def _run(self, session_id: str) -> None:
+        engine, ttl = self.store.engine, self.config.lease_ttl_seconds
+        lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
+        me = asyncio.current_task()
+        renewer = asyncio.create_task(self._renew(session_id, me))
+        try:
+            while lease is not None:
+                ctx = Context(
+                    self.config, self.store, self.native, self._need_worker, self.signals[session_id], self.turns
+                )
+                run = SessionRun(ctx, lease.workspace, session_id)
+                try:
+                    seen = await run.drive()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a defect, not a client's or an upstream's error: end the turn visibly
+                    logger.exception("session %s: the runtime failed", session_id)
+                    seen = await session_runs.wanted(engine, session_id)
+                    await self._fail(run)
+                if not await session_runs.release(engine, session_id, self.owner, seen):
+                    return
+                lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
+        finally:
+            renewer.cancel()
+            if self.tasks.get(session_id) is me:
+                del self.tasks[session_id]
+                self.signals.pop(session_id, None)
+
+    async def _fail(self, run: SessionRun) -> None:
+        record = await run._session()
+        if record is None:
+            return
+        error = {
+            "type": "unknown_error",
+            "message": "the gateway's session runtime failed",
+            "retry_status": {"type": "terminal"},
+        }
+        with contextlib.suppress(Exception):
+            await run.append(record, [{"type": "session.error", "error": error}, transcript.idle("end_turn")])
+
+    async def _renew(self, session_id: str, task: asyncio.Task[Any] | None) -> None:
+        ttl = self.config.lease_ttl_seconds
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                kept = await session_runs.renew(self.store.engine, session_id, self.owner, ttl)
+            except Exception:
+                logger.warning("session %s: lease renewal failed", session_id, exc_info=True)
+                continue
+            if not kept and task is not None:
+                logger.warning("session %s: lease lost to another process; stopping here", session_id)
+                task.cancel()
+                return
+
+    async def sweep_once(self) -> None:
+        for _workspace, session_id in await session_runs.due(self.store.engine):
+            if session_id not in self.tasks:
+                self._spawn(session_id)
+
+    async def _sweeper(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:
+                logger.warning("runtime sweep failed", exc_info=True)
+            await asyncio.sleep(self.config.sweep_seconds)
+
+    def _later(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- self-hosted work -----------------------------------------------------------------------------------------
+    async def _environment(self, workspace: str, session: Record | Mapping[str, Any]) -> Record | None:
+        doc = session.doc if isinstance(session, Record) else session
+        return await self.store.get(workspace, "environment", str(doc.get("environment_id")))
+
+    async def _need_worker(self, workspace: str, session: Record | Mapping[str, Any]) -> None:
+        """Queue a work item unless the session has a live one (self-hosted environments only)."""
+        environment = await self._environment(workspace, session)
+        if environment is None or environment.archived_at is not None:
+            return
+        if (environment.doc.get("config") or {}).get("type") != "self_hosted":
+            return
+        session_id = session.id if isinstance(session, Record) else str(session["id"])
+        if await environment_work.for_session(self.store, workspace, environment.id, session_id):
+            return
+        metadata = (session.doc if isinstance(session, Record) else session).get("metadata")
+        await environment_work.enqueue(self.store, workspace, environment.id, session_id, metadata)
+
+    # --- hooks for the handlers -----------------------------------------------------------------------------------
+    async def created(self, workspace: str, session: Mapping[str, Any], *, initial_events: bool) -> None:
+        """A session was created (by the API or a deployment run); it runs at once if it has initial events."""
+        await self._need_worker(workspace, session)
+        if initial_events:
+            await self.kick(workspace, str(session["id"]))
+
+    async def start(self, workspace: str, session_id: str) -> None:
+        """A session created elsewhere (a deployment run) with its initial events: queue its work, run it."""
+        record = await self.store.get(workspace, sessions.KIND.type, session_id)
+        if record is not None:
+            await self._need_worker(workspace, record)
+            await self.kick(workspace, session_id)
+
+    async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/sessions/{id}/events``: check, store, and run the session."""
+        stored = await inbox.accept(self.store, workspace, session_id, body, self.config.max_tool_result_bytes)
+        record = await self.store.get(workspace, sessions.KIND.type, session_id)
+        if record is not None and any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
+            await self._need_worker(workspace, record)
+        await self.kick(workspace, session_id)
+        return stored
+
+    async def closed(self, workspace: str, session: Record, *, deleted: bool) -> None:
+        """The session was archived (``deleted=False``) or deleted: stop its work and its turn here."""
+        environment_id = str(session.doc.get("environment_id"))
+        await environment_work.stop_for_session(self.store, workspace, environment_id, session.id)
+        task = self.tasks.get(session.id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if deleted:
+            await session_runs.forget(self.store.engine, session.id)
+            return
+        log = EventLog(self.store, workspace)
+        await log.append(session.id, [{"type": "session.status_terminated"}], thread_id=session.doc["_thread"]["id"])
+        await sessions.record_progress(self.store, workspace, session.id, status="terminated")
+
+    async def work_stopped(self, workspace: str, item: Mapping[str, Any]) -> None:
+        """A work item stopped: if its session still waits for a client's answer, queue another (after a second)."""
+        data = item.get("data") or {}
+        if item.get("state") != "stopped" or data.get("type") != "session":
+            return
+
+        async def requeue() -> None:
+            await asyncio.sleep(REQUEUE_DELAY)
+            record = await self.store.get(workspace, sessions.KIND.type, str(data.get("id")))
+            if record is None or record.archived_at is not None:
+                return
+            log = transcript.read(await EventLog(self.store, workspace).docs(record.id))
+            if log.blocking():
+                await self._need_worker(workspace, record)
+
+        self._later(requeue())
+
+
+@asynccontextmanager
+async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
+    """Lifespan factory: needs the storage and native services; starts the sweeper, stops every turn on shutdown
+    (their leases expire and another process, or the next start, takes them over)."""
+    from gateway.native import STATE as NATIVE
+    from gateway.storage.service import STATE as STORAGE
+
+    runtime = Runtime(parse_runtime(settings.raw), state[STORAGE], state[NATIVE])
+    sweeper = asyncio.create_task(
+        runtime._sweeper() if runtime.config.run_sessions else asyncio.sleep(0), name="runtime sweeper"
+    )
+    try:
+        yield {STATE: runtime}
+    finally:
+        sweeper.cancel()
+        held = list(runtime.tasks)
+        pending = [*runtime.tasks.values(), *runtime._background]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(sweeper, *pending, return_exceptions=True)
+        for session_id in held:  # hand the sessions over now rather than when their leases expire
+            with contextlib.suppress(Exception):
+                await session_runs.release(runtime.store.engine, session_id, runtime.owner, 0)
+
+
+def runtime() -> Runtime:
+    """The runtime of the current request."""
+    value: Runtime = services.from_request(STATE)
+    return value

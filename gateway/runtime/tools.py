@@ -1,0 +1,120 @@
+"""The tools an agent offers its model, and who answers each call.
+
+* ``agent_toolset_20260401``: the sandbox tools ``bash``, ``read``, ``write``, ``edit``, ``glob``, ``grep`` with the
+  input schemas of the SDK's ``BetaManagedAgentsAgentToolset20260401*Input`` types, minus those configured
+  ``enabled: false``. Their calls become ``agent.tool_use`` events, answered by a self-hosted worker
+  (``user.tool_result``). ``web_fetch`` and ``web_search`` (server tools upstream) are not offered: this gateway
+  has no implementation of them.
+* ``custom`` tools: offered as given; calls become ``agent.custom_tool_use``, answered by the client
+  (``user.custom_tool_result``).
+* ``mcp_toolset``: not offered (no MCP client in the runtime).
+
+``evaluated_permission`` comes from the tool's ``permission_policy``: ``always_ask`` → ``ask`` (the call waits for
+a ``user.tool_confirmation``), anything else → ``allow``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TOOLSET = "agent_toolset_20260401"
+
+_STRING: dict[str, Any] = {"type": "string"}
+SANDBOX_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bash": (
+        "Run a shell command in the session's working directory and return its output.",
+        {
+            "type": "object",
+            "properties": {
+                "command": {**_STRING, "description": "The command to run."},
+                "restart": {"type": "boolean", "description": "Restart the shell session."},
+                "timeout_ms": {"type": "integer", "description": "Time limit in milliseconds."},
+            },
+        },
+    ),
+    "read": (
+        "Read a file.",
+        {
+            "type": "object",
+            "properties": {
+                "file_path": _STRING,
+                "view_range": {"type": "array", "items": {"type": "integer"}, "description": "[first, last] line"},
+            },
+            "required": ["file_path"],
+        },
+    ),
+    "write": (
+        "Write a file, replacing its content.",
+        {
+            "type": "object",
+            "properties": {"file_path": _STRING, "content": _STRING},
+            "required": ["file_path", "content"],
+        },
+    ),
+    "edit": (
+        "Replace text in a file.",
+        {
+            "type": "object",
+            "properties": {
+                "file_path": _STRING,
+                "old_string": _STRING,
+                "new_string": _STRING,
+                "replace_all": {"type": "boolean"},
+            },
+            "required": ["file_path", "old_string", "new_string"],
+        },
+    ),
+    "glob": (
+        "List files matching a glob pattern.",
+        {"type": "object", "properties": {"pattern": _STRING, "path": _STRING}, "required": ["pattern"]},
+    ),
+    "grep": (
+        "Search file contents with a regular expression.",
+        {"type": "object", "properties": {"pattern": _STRING, "path": _STRING}, "required": ["pattern"]},
+    ),
+}
+
+Kind = Literal["sandbox", "custom"]
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    name: str
+    kind: Kind
+    permission: Literal["allow", "ask"]
+    definition: dict[str, Any]
+
+
+def _permission(config: Mapping[str, Any]) -> Literal["allow", "ask"]:
+    policy = config.get("permission_policy") or {}
+    return "ask" if isinstance(policy, Mapping) and policy.get("type") == "always_ask" else "allow"
+
+
+def _toolset(tool: Mapping[str, Any]) -> list[Offered]:
+    default = tool.get("default_config") or {}
+    configs = {c.get("name"): c for c in tool.get("configs") or [] if isinstance(c, Mapping)}
+    out = []
+    for name, (description, schema) in SANDBOX_TOOLS.items():
+        config = {**default, **configs.get(name, {})}
+        if config.get("enabled") is False:
+            continue
+        definition = {"name": name, "description": description, "input_schema": schema}
+        out.append(Offered(name, "sandbox", _permission(config), definition))
+    return out
+
+
+def offered(agent_tools: Sequence[Mapping[str, Any]]) -> dict[str, Offered]:
+    """The tools the model is given, by name (a later tool with the same name replaces an earlier one)."""
+    out: dict[str, Offered] = {}
+    for tool in agent_tools:
+        if tool.get("type") == TOOLSET:
+            out.update((t.name, t) for t in _toolset(tool))
+        elif tool.get("type") == "custom" and isinstance(tool.get("name"), str):
+            definition = {
+                "name": tool["name"],
+                "description": str(tool.get("description") or ""),
+                "input_schema": dict(tool.get("input_schema") or {"type": "object"}),
+            }
+            out[tool["name"]] = Offered(tool["name"], "custom", "allow", definition)
+    return out

@@ -36,7 +36,16 @@ _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _T = TypeVar("_T")
 # top-level sections besides ``gateway:`` (each read by its own part of the gateway)
-SECTIONS = ("model_list", "router_settings", "routing", "passthrough", "storage", "runtime", "general_settings")
+SECTIONS = (
+    "model_list",
+    "router_settings",
+    "routing",
+    "passthrough",
+    "storage",
+    "runtime",
+    "general_settings",
+    "server",  # gateway.limits: connection, header and JSON-depth limits
+)
 # LiteLLM proxy sections the gateway does not implement: refused by name
 LITELLM_ONLY_SECTIONS = (
     "litellm_settings",

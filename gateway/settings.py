@@ -43,8 +43,8 @@ SECTIONS = (
     "passthrough",
     "storage",
     "runtime",
+    "server",
     "general_settings",
-    "server",  # gateway.limits: connection, header and JSON-depth limits
 )
 # LiteLLM proxy sections the gateway does not implement: refused by name
 LITELLM_ONLY_SECTIONS = (

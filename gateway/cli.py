@@ -272,6 +272,9 @@ def check_config(args: argparse.Namespace) -> int:
         from gateway.storage.config import parse_storage
 
         storage = parse_storage(settings.raw)
+        from gateway.limits import parse_limits
+
+        limits = parse_limits(settings.raw)
         from gateway.runtime.config import parse_runtime
 
         runtime = parse_runtime(settings.raw)
@@ -290,6 +293,12 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  listen: {settings.host}:{settings.port}, {mode}")
     print(f"  spec: {settings.spec_path} ({operation_count(doc)} operations), handlers: {settings.handlers_package}")
     print(f"  body limits: {settings.max_request_body_bytes} bytes, uploads {settings.max_upload_body_bytes} bytes")
+    print(
+        f"  server: headers within {limits.header_timeout:g} s, body silence {limits.body_timeout:g} s, keep-alive "
+        f"{limits.keep_alive_timeout:g} s, {limits.max_connections_per_client} connections per address, URL "
+        f"{limits.max_url_bytes} B, headers {limits.max_header_bytes} B / {limits.max_headers}, JSON depth "
+        f"{limits.max_json_depth}"
+    )
     print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
     groups = ", ".join(f"{name} ({len(deps)})" for name, deps in routing.groups.items())
     print(f"  routing: groups {groups or 'none'}; {len(routing.rules)} rule(s); default {routing.default_group}")

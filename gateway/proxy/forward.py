@@ -29,10 +29,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Scope
 from yarl import URL
 
-from gateway.errors import InvalidRequest, UpstreamError, UpstreamTimeout
+from gateway.errors import InvalidRequest, UpstreamError, UpstreamTimeout, error_type_for, render_error
 from gateway.proxy.config import ProxyConfig, Timeouts, Upstream
-from gateway.proxy.headers import client_response_headers, upstream_request_headers
+from gateway.proxy.headers import UPSTREAM_REQUEST_ID, client_response_headers, upstream_request_headers
 from gateway.proxy.operations import ProxyOperation
+from gateway.request_id import request_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ def _has_body(headers: CIMultiDict[str]) -> bool:
     return "chunked" in headers.get("Transfer-Encoding", "").lower()
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def _text_headers(raw: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
     return CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
 
@@ -161,7 +167,27 @@ class ReverseProxy:
             )
         except Exception as exc:
             raise self._convert(exc, state, upstream) from exc
+        if upstream_response.status >= 400 and not _is_json(upstream_response.headers.get("Content-Type", "")):
+            return self._non_json_error(upstream_response, operation, upstream, request_id_for(scope))
         return self._relay(upstream_response, operation, upstream)
+
+    @staticmethod
+    def _non_json_error(
+        upstream_response: aiohttp.ClientResponse, operation: ProxyOperation, upstream: Upstream, request_id: str
+    ) -> Response:
+        """An upstream error whose body is not JSON (an HTML error page of a proxy or load balancer, plain text) is
+        answered with the same status in the Anthropic envelope; the body itself is dropped, never relayed."""
+        status = upstream_response.status
+        content_type = upstream_response.headers.get("Content-Type", "") or "no content type"
+        upstream_response.close()
+        logger.info("%s: upstream %s answered %d with a non-JSON body", operation.operation_id, upstream.origin, status)
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in client_response_headers(upstream_response.raw_headers)
+            if k.lower() == UPSTREAM_REQUEST_ID
+        }
+        message = f"upstream {upstream.origin} answered {status} with a non-JSON body ({content_type[:100]})"
+        return render_error(status, error_type_for(status), message, request_id, headers)
 
     async def _request_body(self, request: Any, state: _BodyState) -> AsyncIterator[bytes]:
         try:

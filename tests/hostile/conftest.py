@@ -79,7 +79,13 @@ def keyed_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]
     ]
     # usage counts models.list here (messages would need an upstream)
     usage = {"limits": {"five_hour": 100}, "operations": ["native.models.list"]}
-    doc = {"gateway": {"api_keys": keys}, "passthrough": {"local": {"usage": usage}}}
+    models = [{"id": f"claude-hostile-{i}", "display_name": f"Hostile {i}"} for i in range(3)]  # what /v1/models lists
+    doc = {
+        "gateway": {"api_keys": keys},
+        "passthrough": {"local": {"usage": usage}},
+        "model_list": [{"model_name": "claude", "litellm_params": {"model": "anthropic/*"}}],
+        "routing": {"default": "claude", "models": models},
+    }
     yield from start(tmp_path_factory.mktemp("hostile-keyed"), doc)
 
 

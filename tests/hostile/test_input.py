@@ -50,7 +50,7 @@ def test_nesting_at_the_limit_gets_ordinary_validation(keyed_gateway: Gateway) -
 
 
 def test_brackets_inside_strings_do_not_count(keyed_gateway: Gateway) -> None:
-    body = b'{"name": "' + b"[" * 5000 + b'", "model": "claude-opus-5-5"}'
+    body = b'{"name": "b", "description": "' + b"[{" * 1000 + b'", "model": "claude-opus-5-5"}'
     response = send(keyed_gateway, "POST", "/v1/agents", body)
     assert response.status_code == 200, response.text
 

@@ -49,6 +49,7 @@ def test_models_paging_never_traps_a_client(keyed_gateway: Gateway) -> None:
 
 @pytest.mark.parametrize("anchor", ["after_id", "before_id"])
 def test_a_models_cursor_naming_no_model_is_a_400(keyed_gateway: Gateway, anchor: str) -> None:
+    # (the contract marks the rule x-semantic-validation: JSON Schema cannot name the served models)
     response = get(keyed_gateway, "/v1/models", **{anchor: "garbage-model-id"})
     assert anchor in assert_envelope(response, 400, "invalid_request_error")
 

@@ -106,7 +106,7 @@ async def _finished(client: httpx.AsyncClient, session_id: str, within: float = 
 
 async def turns(url: str, sequential: int) -> list[float]:
     async with httpx.AsyncClient(
-        base_url=url, headers=HEADERS, timeout=60, limits=httpx.Limits(max_connections=300)
+        base_url=url, headers=HEADERS, timeout=60, limits=httpx.Limits(max_connections=32)
     ) as c:
         env = (await c.post("/v1/environments", json={"name": f"bench-{time.time_ns()}"})).json()["id"]
         agent = (await c.post("/v1/agents", json={"name": "bench", "model": "claude-haiku-5-5"})).json()["id"]
@@ -165,7 +165,7 @@ def main() -> None:
 
 async def _run_concurrent(url: str, n: int) -> tuple[float, int]:
     async with httpx.AsyncClient(
-        base_url=url, headers=HEADERS, timeout=60, limits=httpx.Limits(max_connections=300)
+        base_url=url, headers=HEADERS, timeout=60, limits=httpx.Limits(max_connections=32)
     ) as c:
         env = (await c.post("/v1/environments", json={"name": f"bench-c-{time.time_ns()}"})).json()["id"]
         agent = (await c.post("/v1/agents", json={"name": "bench", "model": "claude-haiku-5-5"})).json()["id"]

@@ -28,6 +28,7 @@ NO_EXECUTOR = (
 class Assembled:
     events: list[dict[str, Any]] = field(default_factory=list)
     client_calls: int = 0  # calls a client (worker or app) must answer
+    waiting: list[str] = field(default_factory=list)  # their event ids, in call order
     cloud_blocked: list[str] = field(default_factory=list)  # sandbox tools called on a cloud environment
 
 
@@ -82,6 +83,7 @@ def assemble(
                 out.cloud_blocked.append(tool.name)
             else:
                 out.client_calls += 1
+                out.waiting.append(call["id"])
     out.events.append(
         {
             "type": "span.model_request_end",

@@ -154,7 +154,11 @@ class SessionRun:
             await self._failed(record, start_id, failure, attempt)
             return
         done = assemble(result, previews.ids, offered, start_id, cloud=cloud)
-        if (
+        if done.waiting and not done.cloud_blocked:
+            # calls wait for a client: the idle that says so is stored with them, so no client can answer a call
+            # before the session shows it waiting (a fast worker would otherwise post its result first)
+            done.events.append(transcript.idle("requires_action", event_ids=done.waiting))
+        elif (
             not done.client_calls
             and not done.cloud_blocked
             and not any(e["type"] == "agent.tool_result" for e in done.events)

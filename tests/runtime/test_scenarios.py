@@ -433,7 +433,9 @@ def test_a8_split_client(runtime_gateway: Gateway, clients: Runner, tmp_path: Pa
     worker.join(45)
     by_name = {c["name"]: c for c in app["calls"]}
     assert by_name["current_time"]["posted"] is True
-    assert by_name["bash"]["posted"] is False and by_name["bash"]["content"] is None  # left to its owner
+    # the worker's call is never run or posted by the app (it is yielded unposted, or not at all when the worker had
+    # already answered it by the time the app runner looked)
+    assert "bash" not in by_name or (by_name["bash"]["posted"] is False and by_name["bash"]["content"] is None)
     events = gw.idle(session_id)
     kinds = [e.type for e in events]
     assert kinds.count("user.custom_tool_result") == 1 and kinds.count("user.tool_result") == 1

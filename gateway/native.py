@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -155,7 +156,7 @@ class NativeService:
         self, request: _Request, decision: Decision, deployment: Deployment, finish: Callable[[], None]
     ) -> Response:
         prepared = hygiene.prepare(request.body, deployment, decision.effort)
-        payload = request.raw if prepared is None else orjson.dumps(prepared)
+        payload = request.raw if prepared is None else _dumps(prepared)
         betas = hygiene.betas_for(deployment, next((v for k, v in request.headers if k == "anthropic-beta"), None))
         upstream = upstream_headers(deployment, request.headers, betas, request.credentials)
         response = await open_response(self.session, deployment, request.path, payload, upstream)
@@ -390,3 +391,11 @@ async def native_service(settings: Settings, _state: Mapping[str, Any]) -> Async
     finally:
         if redis is not None:
             await redis.aclose()
+
+
+def _dumps(body: Any) -> bytes:
+    """``body`` as JSON; the standard library for what orjson refuses (integers beyond 64 bits are valid JSON)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, ensure_ascii=False).encode()

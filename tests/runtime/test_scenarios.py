@@ -156,18 +156,7 @@ def test_a3_a5_worker_serves_turns(runtime_gateway: Gateway, clients: Runner, tm
     _say(gw, session_id, "what time is it, and where?")
     workdir = tmp_path / "work"
     workdir.mkdir()
-    args = {
-        "base_url": gw.url,
-        "key": KEY,
-        "environment_id": env_id,
-        "environment_key": gw.environment_key(env_id),
-        "workdir": str(workdir),
-        "max_idle": 1,
-        "seconds": 40,
-        "custom": True,
-        "session_id": session_id,
-        "until_idle": 1,
-    }
+    args = _worker_args(gw, env_id, workdir, max_idle=1, seconds=40, custom=True, session_id=session_id, until_idle=1)
     clients("worker", args)
     events = gw.idle(session_id)
     types = [e.type for e in events]
@@ -205,6 +194,18 @@ def test_a3_a5_worker_serves_turns(runtime_gateway: Gateway, clients: Runner, tm
     _all_consumed(gw, 4)
 
 
+def _worker_args(gw: Gateway, env_id: str, workdir: Path, **options: Any) -> dict[str, Any]:
+    """Arguments of the ``worker`` scenario: the environment's own minted key, ``workdir``, and ``options``."""
+    return {
+        "base_url": gw.url,
+        "key": KEY,
+        "environment_id": env_id,
+        "environment_key": gw.environment_key(env_id),
+        "workdir": str(workdir),
+        **options,
+    }
+
+
 def _in_background(run: Runner, name: str, arguments: dict[str, Any]) -> threading.Thread:
     thread = threading.Thread(target=run, args=(name, arguments), daemon=True)
     thread.start()
@@ -222,18 +223,7 @@ def test_a7_confirmation_gate(runtime_gateway: Gateway, clients: Runner, tmp_pat
     worker = _in_background(
         clients,
         "worker",
-        {
-            "base_url": gw.url,
-            "key": KEY,
-            "environment_id": env_id,
-            "environment_key": gw.environment_key(env_id),
-            "workdir": str(workdir),
-            "max_idle": 1,
-            "seconds": 40,
-            "custom": False,
-            "session_id": session_id,
-            "until_idle": 1,
-        },
+        _worker_args(gw, env_id, workdir, max_idle=1, seconds=40, custom=False, session_id=session_id, until_idle=1),
     )
     _say(gw, session_id, "run pwd")
     events = gw.idle(session_id, "requires_action")
@@ -270,16 +260,7 @@ def test_a9_close_while_served(runtime_gateway: Gateway, clients: Runner, tmp_pa
     worker = _in_background(
         clients,
         "worker",
-        {
-            "base_url": gw.url,
-            "key": KEY,
-            "environment_id": env_id,
-            "environment_key": gw.environment_key(env_id),
-            "workdir": str(workdir),
-            "max_idle": 30,
-            "seconds": 12,
-            "custom": False,
-        },
+        _worker_args(gw, env_id, workdir, max_idle=30, seconds=12, custom=False),
     )
     _say(gw, session_id, "launch")
     gw.idle(session_id, "requires_action")
@@ -415,18 +396,8 @@ def test_a8_split_client(runtime_gateway: Gateway, clients: Runner, tmp_path: Pa
     worker = _in_background(
         clients,
         "worker",
-        {
-            "base_url": gw.url,
-            "key": KEY,
-            "environment_id": env_id,
-            "environment_key": gw.environment_key(env_id),
-            "workdir": str(workdir),
-            "max_idle": 1,
-            "seconds": 40,
-            "custom": False,  # the worker owns the agent toolset only
-            "session_id": session_id,
-            "until_idle": 1,
-        },
+        # the worker owns the agent toolset only (custom=False)
+        _worker_args(gw, env_id, workdir, max_idle=1, seconds=40, custom=False, session_id=session_id, until_idle=1),
     )
     _say(gw, session_id, "time and place")
     app = clients("app_tools", {"base_url": gw.url, "key": KEY, "session_id": session_id, "max_idle": 1})

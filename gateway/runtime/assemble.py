@@ -3,12 +3,13 @@
 Per the reference's order: ``agent.thinking`` per thinking block, one ``agent.message`` per contiguous run of text
 blocks (placed before the tool calls that follow it), one call event per ``tool_use`` block in the model's order,
 then ``span.model_request_end`` with the usage and the runtime's annotations. A call of a tool the agent does not
-offer gets an immediate error ``agent.tool_result``; a sandbox call on a ``cloud`` environment cannot run here and
-ends the turn with a ``session.error`` (see :data:`NO_EXECUTOR`)."""
+offer gets an immediate error ``agent.tool_result``; a call of a tool the gateway answers itself is marked
+``_server`` (the driver runs it next); a sandbox call on a ``cloud`` environment that no server tool answers ends the
+turn with a ``session.error`` (see :data:`NO_EXECUTOR`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class Assembled:
     client_calls: int = 0  # calls a client (worker or app) must answer
     waiting: list[str] = field(default_factory=list)  # their event ids, in call order
     cloud_blocked: list[str] = field(default_factory=list)  # sandbox tools called on a cloud environment
+    server_calls: int = 0  # calls the gateway answers itself once allowed (``ask`` ones wait in ``waiting``)
 
 
 def _call(block: Mapping[str, Any], tool: Offered | None, start_id: str) -> dict[str, Any]:
@@ -50,8 +52,15 @@ def _call(block: Mapping[str, Any], tool: Offered | None, start_id: str) -> dict
 
 
 def assemble(
-    result: Result, ids: Mapping[int, str], offered: Mapping[str, Offered], start_id: str, *, cloud: bool
+    result: Result,
+    ids: Mapping[int, str],
+    offered: Mapping[str, Offered],
+    start_id: str,
+    *,
+    cloud: bool,
+    served: Callable[[str], bool] = lambda _name: False,
 ) -> Assembled:
+    """``served(name)``: whether the gateway answers calls of ``name`` itself in this session."""
     out = Assembled()
     text_run: dict[str, Any] | None = None
     for index, block in enumerate(result.content):
@@ -79,6 +88,12 @@ def assemble(
                         "content": [{"type": "text", "text": message}],
                     }
                 )
+            elif served(tool.name):
+                call["_server"] = True
+                if tool.permission == "ask":
+                    out.waiting.append(call["id"])
+                else:
+                    out.server_calls += 1
             elif tool.kind == "sandbox" and cloud:
                 out.cloud_blocked.append(tool.name)
             else:

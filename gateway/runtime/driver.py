@@ -16,7 +16,9 @@ from typing import Any
 from gateway.runtime import model, tools, transcript
 from gateway.runtime.assemble import assemble
 from gateway.runtime.config import RuntimeConfig
+from gateway.runtime.inbox import truncate
 from gateway.runtime.previews import Previews
+from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 from gateway.storage import session_runs, sessions
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store
@@ -38,6 +40,7 @@ class Context:
     #: set when a client event for the session arrives in this process (wakes back-off sleeps, interrupt checks)
     signal: asyncio.Event
     turns: asyncio.Semaphore
+    server_tools: ServerTools
 
 
 def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
@@ -92,6 +95,9 @@ class SessionRun:
             if isinstance(action, transcript.Emit):
                 await self.append(record, action.events)
                 continue
+            if isinstance(action, transcript.RunTools):
+                await self.run_tools(record, log, action)
+                continue
             if action.attempt and not await self._back_off(log, action.attempt):
                 continue  # a client event arrived meanwhile (an interrupt?): plan again
             await self.step(record, log, running=action.running, attempt=action.attempt)
@@ -128,9 +134,48 @@ class SessionRun:
             body["output_config"] = {"effort": effort["type"]}
         return body, offered
 
+    async def _environment(self, record: Record) -> Record | None:
+        return await self.ctx.store.get(self.workspace, "environment", str(record.doc.get("environment_id")))
+
+    async def run_tools(self, record: Record, log: transcript.Log, action: transcript.RunTools) -> None:
+        """Run the server calls one by one, storing each result as it comes; an interrupt stops between or during
+        calls (the rest are then abandoned with the turn)."""
+        if action.running:
+            await self.append(record, [{"type": "session.status_running"}])
+        environment = await self._environment(record)
+        interrupts = sum(1 for e in log.events if e.get("type") == "user.interrupt")
+        for call in action.calls:
+            server_call = ServerCall(self.workspace, record, environment, log.events[call.index])
+            task = asyncio.ensure_future(self._run_tool(server_call))
+            try:
+                interrupted = await self._watch(task, interrupts)
+            finally:
+                if not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            if interrupted:
+                return
+            outcome = task.result()
+            result = {
+                "type": "agent.tool_result",
+                "tool_use_id": call.event_id,
+                "content": outcome.content,
+                "is_error": outcome.is_error,
+            }
+            await self.append(record, [truncate(result, self.ctx.config.max_tool_result_bytes)])
+
+    async def _run_tool(self, call: ServerCall) -> Outcome:
+        try:
+            return await self.ctx.server_tools.run(call)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a defect of the tool: the model reads an error, the session goes on
+            logger.exception("session %s: server tool %r failed", self.session_id, call.name)
+            return Outcome.text(f"the gateway failed to run the tool {call.name!r}", is_error=True)
+
     async def step(self, record: Record, log: transcript.Log, *, running: bool, attempt: int) -> None:
         body, offered = self.request_body(record, log)
-        environment = await self.ctx.store.get(self.workspace, "environment", str(record.doc.get("environment_id")))
+        environment = await self._environment(record)
         cloud = ((environment.doc.get("config") or {}).get("type") if environment else "cloud") != "self_hosted"
         prelude = [{"type": "session.status_running"}] if running else []
         stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
@@ -153,13 +198,15 @@ class SessionRun:
         except model.ModelFailure as failure:
             await self._failed(record, start_id, failure, attempt)
             return
-        done = assemble(result, previews.ids, offered, start_id, cloud=cloud)
-        if done.waiting and not done.cloud_blocked:
+        served = self.ctx.server_tools.handles
+        done = assemble(result, previews.ids, offered, start_id, cloud=cloud, served=lambda n: served(n, cloud=cloud))
+        if done.waiting and not done.cloud_blocked and not done.server_calls:
             # calls wait for a client: the idle that says so is stored with them, so no client can answer a call
             # before the session shows it waiting (a fast worker would otherwise post its result first)
             done.events.append(transcript.idle("requires_action", event_ids=done.waiting))
         elif (
-            not done.client_calls
+            not done.waiting
+            and not done.server_calls
             and not done.cloud_blocked
             and not any(e["type"] == "agent.tool_result" for e in done.events)
         ):
@@ -172,8 +219,9 @@ class SessionRun:
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)
 
-    async def _watch(self, call: asyncio.Future[model.Result], interrupts: int) -> bool:
-        """Wait for the model request; True if an interrupt arrived first (this process's or another's)."""
+    async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
+        """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or
+        another's)."""
         while not call.done():
             waiter: asyncio.Future[Any] = asyncio.ensure_future(self.ctx.signal.wait())
             watched: set[asyncio.Future[Any]] = {call, waiter}

@@ -3,7 +3,8 @@
 * ``user.tool_result`` / ``user.custom_tool_result`` must name an ``agent.tool_use`` / ``agent.custom_tool_use``
   event of the session (by its event id) that has no result yet, and ``user.tool_confirmation`` an ``agent.tool_use``
   whose ``evaluated_permission`` is ``ask`` and that has no verdict yet; otherwise 400, naming the id. A result for
-  a call the turn has moved on from (interrupted) is accepted and stored, and resumes nothing.
+  a call the turn has moved on from (interrupted) is accepted and stored, and resumes nothing. A call the gateway
+  answers itself (:mod:`gateway.runtime.server_tools`) takes no client result (400).
 * Text in a tool result beyond ``max_tool_result_bytes`` (UTF-8) is cut at that size and ends with a marker saying
   how many bytes were left out; the rest of the result is kept.
 * Events to an archived session: 409."""
@@ -58,6 +59,8 @@ def check(log: transcript.Log, events: Sequence[Mapping[str, Any]]) -> None:
             call = log.calls.get(call_id)
             if call is None or call.type != call_type:
                 raise InvalidRequest(f"{field}: {call_id!r} is not the id of an {call_type} event of this session")
+            if call.server:
+                raise InvalidRequest(f"{field}: {call_id!r} is a call the gateway answers itself")
             if call_id in answered:
                 raise InvalidRequest(f"{field}: {call_id!r} already has a result")
             answered.add(call_id)

@@ -26,6 +26,7 @@ from gateway.runtime import inbox, transcript
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, SessionRun
 from gateway.runtime.model import Native
+from gateway.runtime.server_tools import ServerTools
 from gateway.settings import Settings
 from gateway.storage import environment_work, session_runs, sessions
 from gateway.storage.session_events import EventLog
@@ -43,6 +44,8 @@ class Runtime:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.signals: dict[str, asyncio.Event] = {}
         self.turns = asyncio.Semaphore(config.max_concurrent_turns)
+        #: tools the gateway answers itself; the lifespan registers them before the first turn
+        self.server_tools = ServerTools()
         self._background: set[asyncio.Task[None]] = set()
 
     # --- running ------------------------------------------------------------------------------------------------
@@ -67,7 +70,13 @@ class Runtime:
         try:
             while lease is not None:
                 ctx = Context(
-                    self.config, self.store, self.native, self._need_worker, self.signals[session_id], self.turns
+                    self.config,
+                    self.store,
+                    self.native,
+                    self._need_worker,
+                    self.signals[session_id],
+                    self.turns,
+                    self.server_tools,
                 )
                 run = SessionRun(ctx, lease.workspace, session_id)
                 try:

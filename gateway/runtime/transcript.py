@@ -7,7 +7,8 @@ events carry these annotations (never shown to clients, see :func:`gateway.stora
 * ``span.model_request_end``: ``_content`` (the assistant content blocks exactly as the model produced them,
   thinking signatures included) and ``_stop_reason``;
 * ``agent.tool_use`` / ``agent.custom_tool_use``: ``_toolu`` (the model's ``toolu_…`` id) and ``_step`` (the id of
-  the ``span.model_request_start`` of the request that produced the call).
+  the ``span.model_request_start`` of the request that produced the call); ``_server`` on calls the gateway answers
+  itself (:mod:`gateway.runtime.server_tools`).
 
 Messages are rebuilt as the reference §5 describes: ``user.message`` → user content; a completed model request →
 one assistant message placed where the request *started* (events that arrived while it ran come after it), followed
@@ -46,6 +47,7 @@ class Call:
     type: str  # agent.tool_use | agent.custom_tool_use
     permission: str | None
     index: int
+    server: bool = False
 
 
 @dataclass
@@ -101,12 +103,23 @@ class Log:
                     return True
         return False
 
-    def blocking(self) -> list[Call]:
-        """The calls of the last completed request that still wait for the client (in call order)."""
+    def _open_calls(self) -> list[Call]:
         step = self.last_step
         if step is None or not step.ok or self.abandoned(step):
             return []
         return [c for c in step.calls if not self.resolved(c)]
+
+    def _confirmed(self, call: Call) -> bool:
+        return call.permission != "ask" or (self.confirmations.get(call.event_id) or {}).get("result") == "allow"
+
+    def blocking(self) -> list[Call]:
+        """The calls of the last completed request that still wait for a client (in call order): a client's tool
+        call without its result, or a server call still waiting for its confirmation."""
+        return [c for c in self._open_calls() if not c.server or not self._confirmed(c)]
+
+    def runnable(self) -> list[Call]:
+        """The server calls of the last completed request that may run now (allowed, no result yet)."""
+        return [c for c in self._open_calls() if c.server and self._confirmed(c)]
 
     def failures(self) -> int:
         """Consecutive failed model requests at the end of the log, since the last idle."""
@@ -139,6 +152,7 @@ def read(events: Sequence[Mapping[str, Any]]) -> Log:
                 str(kind),
                 event.get("evaluated_permission"),
                 index,
+                bool(event.get("_server")),
             )
             log.calls[call.event_id] = call
             owner = by_start.get(str(event.get("_step")))
@@ -228,11 +242,19 @@ class CallModel:
 
 
 @dataclass(frozen=True)
+class RunTools:
+    """Run these server calls and store their results (``running``: emit ``session.status_running`` first)."""
+
+    calls: list[Call]
+    running: bool
+
+
+@dataclass(frozen=True)
 class Done:
     """Nothing to do until the next user event."""
 
 
-Plan = Emit | CallModel | Done
+Plan = Emit | CallModel | RunTools | Done
 
 
 def _zero_usage() -> dict[str, int]:
@@ -264,6 +286,9 @@ def plan(log: Log) -> Plan:
         return Emit([idle("end_turn")])
     if log.status == "rescheduling":
         return CallModel(running=True, attempt=log.failures())
+    runnable = log.runnable()
+    if runnable:
+        return RunTools(runnable, running=not turn_open)
     blocking = log.blocking()
     if blocking:
         ids = [c.event_id for c in blocking]

@@ -88,7 +88,7 @@ def assemble(
                         "content": [{"type": "text", "text": message}],
                     }
                 )
-            elif served(tool.name):
+            elif tool.kind == "server" or (tool.kind == "sandbox" and served(tool.name)):
                 call["_server"] = True
                 if tool.permission == "ask":
                     out.waiting.append(call["id"])

@@ -49,7 +49,33 @@ def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
     return {"type": "session.error", "error": {"type": kind, "message": message, "retry_status": {"type": retry}}}
 
 
-def _failed_end(start_id: str, **extra: Any) -> dict[str, Any]:
+#: a child thread's log has thread status events where the primary's has session status events
+THREAD_STATUS = {
+    "session.status_running": "session.thread_status_running",
+    "session.status_idle": "session.thread_status_idle",
+    "session.status_rescheduled": "session.thread_status_rescheduled",
+    "session.status_terminated": "session.thread_status_terminated",
+}
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A child thread a run drives: its id, its agent's name and definition."""
+
+    id: str
+    name: str
+    agent: Mapping[str, Any]
+
+    def event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """``event`` as this thread emits it."""
+        out = {**event, "session_thread_id": self.id}
+        kind = THREAD_STATUS.get(str(event.get("type")))
+        if kind is not None:
+            out["type"], out["agent_name"] = kind, self.name
+        return out
+
+
+def failed_end(start_id: str, **extra: Any) -> dict[str, Any]:
     usage = dict.fromkeys(model.USAGE_KEYS, 0)
     return {
         "type": "span.model_request_end",
@@ -61,9 +87,17 @@ def _failed_end(start_id: str, **extra: Any) -> dict[str, Any]:
 
 
 class SessionRun:
-    def __init__(self, ctx: Context, workspace: str, session_id: str) -> None:
-        self.ctx, self.workspace, self.session_id = ctx, workspace, session_id
+    """The runtime of one session's thread: the primary (``thread=None``) or a child thread."""
+
+    def __init__(self, ctx: Context, workspace: str, session_id: str, thread: Thread | None = None) -> None:
+        self.ctx, self.workspace, self.session_id, self.thread = ctx, workspace, session_id, thread
         self.log = EventLog(ctx.store, workspace)
+
+    def thread_id(self, record: Record) -> str:
+        return self.thread.id if self.thread is not None else str(record.doc["_thread"]["id"])
+
+    async def read(self, record: Record) -> transcript.Log:
+        return transcript.read(await self.log.docs(self.session_id, thread_id=self.thread_id(record)))
 
     async def _session(self) -> Record | None:
         record = await self.ctx.store.get(self.workspace, sessions.KIND.type, self.session_id)
@@ -72,11 +106,18 @@ class SessionRun:
     async def append(
         self, record: Record, events: list[dict[str, Any]], usage: Mapping[str, int] | None = None
     ) -> list[dict[str, Any]]:
-        stored = await self.log.append(self.session_id, events, thread_id=record.doc["_thread"]["id"])
+        if self.thread is not None:
+            events = [self.thread.event(e) for e in events]
+        stored = await self.log.append(self.session_id, events, thread_id=self.thread_id(record))
         statuses = [transcript.STATUS_OF[e["type"]] for e in events if e.get("type") in transcript.STATUS_OF]
         if statuses or usage:
             await sessions.record_progress(
-                self.ctx.store, self.workspace, self.session_id, status=statuses[-1] if statuses else None, usage=usage
+                self.ctx.store,
+                self.workspace,
+                self.session_id,
+                status=statuses[-1] if statuses else None,
+                usage=usage,
+                thread_id=self.thread.id if self.thread is not None else None,
             )
         return stored
 
@@ -85,22 +126,26 @@ class SessionRun:
         while True:
             seen = await session_runs.wanted(self.ctx.store.engine, self.session_id)
             self.ctx.signal.clear()
-            record = await self._session()
-            if record is None:
+            if not await self.advance():
                 return seen
-            log = transcript.read(await self.log.docs(self.session_id))
-            action = transcript.plan(log)
-            if isinstance(action, transcript.Done):
-                return seen
-            if isinstance(action, transcript.Emit):
-                await self.append(record, action.events)
-                continue
-            if isinstance(action, transcript.RunTools):
-                await self.run_tools(record, log, action)
-                continue
-            if action.attempt and not await self._back_off(log, action.attempt):
-                continue  # a client event arrived meanwhile (an interrupt?): plan again
+
+    async def advance(self) -> bool:
+        """Do what the thread's log says to do next; False when there is nothing to do (or the session is gone)."""
+        record = await self._session()
+        if record is None:
+            return False
+        log = await self.read(record)
+        action = transcript.plan(log)
+        if isinstance(action, transcript.Done):
+            return False
+        if isinstance(action, transcript.Emit):
+            await self.append(record, action.events)
+        elif isinstance(action, transcript.RunTools):
+            await self.run_tools(record, log, action)
+        elif not action.attempt or await self._back_off(log, action.attempt):
             await self.step(record, log, running=action.running, attempt=action.attempt)
+        # else: a client event arrived during the back-off (an interrupt?): plan again
+        return True
 
     async def _back_off(self, log: transcript.Log, attempt: int) -> bool:
         """Sleep before retry ``attempt``; False when woken early by a client event."""
@@ -116,8 +161,12 @@ class SessionRun:
         return False
 
     def request_body(self, record: Record, log: transcript.Log) -> tuple[dict[str, Any], dict[str, tools.Offered]]:
-        agent = record.doc.get("agent") or {}
-        offered = tools.offered(agent.get("tools") or [])
+        if self.thread is not None:
+            agent, roster = self.thread.agent, None  # child threads spawn no threads of their own
+        else:
+            agent = record.doc.get("agent") or {}
+            roster = tools.roster(agent)
+        offered = tools.offered(agent.get("tools") or [], roster)
         model_config = agent.get("model") or {}
         body: dict[str, Any] = {
             "model": str(model_config.get("id")),
@@ -180,7 +229,7 @@ class SessionRun:
         prelude = [{"type": "session.status_running"}] if running else []
         stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
         start_id = str(stored[-1]["id"])
-        previews = Previews(self.ctx.store.bus, self.session_id)
+        previews = Previews(self.ctx.store.bus, self.session_id, publish=self.thread is None)
         interrupts = sum(1 for e in log.events if e.get("type") == "user.interrupt")
         async with self.ctx.turns:
             call = asyncio.ensure_future(model.request(self.ctx.native, body, previews))
@@ -191,7 +240,7 @@ class SessionRun:
                     call.cancel()
                     await asyncio.gather(call, return_exceptions=True)
         if interrupted:
-            await self.append(record, [_failed_end(start_id)])
+            await self.append(record, [failed_end(start_id)])
             return
         try:
             result = call.result()
@@ -211,7 +260,9 @@ class SessionRun:
             and not any(e["type"] == "agent.tool_result" for e in done.events)
         ):
             # the turn ends here unless a user event arrived meanwhile: store its idle with the step (one write less)
-            newer = await self.log.docs(self.session_id, types=[*transcript.TRIGGERS, "user.interrupt"])
+            newer = await self.log.docs(
+                self.session_id, types=[*transcript.TRIGGERS, "user.interrupt"], thread_id=self.thread_id(record)
+            )
             if len(newer) == sum(1 for e in log.events if e.get("type") in (*transcript.TRIGGERS, "user.interrupt")):
                 reason = "refusal" if result.stop_reason == "refusal" else "end_turn"
                 done.events.append(transcript.idle(reason))
@@ -221,7 +272,10 @@ class SessionRun:
 
     async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
         """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or
-        another's)."""
+        another's). A child thread's run does not watch: the primary's run watches the call that runs it."""
+        if self.thread is not None:
+            await asyncio.wait({call})
+            return False
         while not call.done():
             waiter: asyncio.Future[Any] = asyncio.ensure_future(self.ctx.signal.wait())
             watched: set[asyncio.Future[Any]] = {call, waiter}
@@ -240,7 +294,7 @@ class SessionRun:
     async def _failed(self, record: Record, start_id: str, failure: model.ModelFailure, attempt: int) -> None:
         logger.warning("session %s: model request failed: %s %s", self.session_id, failure.status, failure.error_type)
         extra = {"_retry_after": failure.retry_after} if failure.retry_after is not None else {}
-        end = _failed_end(start_id, **extra)
+        end = failed_end(start_id, **extra)
         if failure.retryable and attempt < self.ctx.config.max_model_retries:
             await self.append(record, [end, _error(failure, "retrying"), {"type": "session.status_rescheduled"}])
         else:

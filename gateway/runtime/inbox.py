@@ -4,7 +4,8 @@
   event of the session (by its event id) that has no result yet, and ``user.tool_confirmation`` an ``agent.tool_use``
   whose ``evaluated_permission`` is ``ask`` and that has no verdict yet; otherwise 400, naming the id. A result for
   a call the turn has moved on from (interrupted) is accepted and stored, and resumes nothing. A call the gateway
-  answers itself (:mod:`gateway.runtime.server_tools`) takes no client result (400).
+  answers itself (:mod:`gateway.runtime.server_tools`) takes no client result (400). An answer to a child thread's
+  call is stored in that thread; a terminated thread's calls take no answers (400).
 * Text in a tool result beyond ``max_tool_result_bytes`` (UTF-8) is cut at that size and ends with a marker saying
   how many bytes were left out; the rest of the result is kept.
 * Events to an archived session: 409."""
@@ -48,6 +49,24 @@ def truncate(event: Mapping[str, Any], limit: int) -> dict[str, Any]:
     return out
 
 
+def route(docs: Sequence[Mapping[str, Any]], events: list[dict[str, Any]], terminated: set[str]) -> None:
+    """Store each answer in the thread of the call it answers (a child thread's call was cross-posted to the
+    session's stream, so its answer comes to the session); answers to a terminated thread's calls are refused."""
+    thread_of = {str(d.get("id")): d.get("session_thread_id") for d in docs if d.get("type") in transcript.CALL_TYPES}
+    for event in events:
+        field = RESULTS.get(str(event.get("type")), ("tool_use_id",))[0]
+        if event.get("type") not in (*RESULTS, "user.tool_confirmation"):
+            continue
+        thread = thread_of.get(str(event.get(field)))
+        if isinstance(thread, str):
+            if thread in terminated:
+                raise InvalidRequest(
+                    f"{field}: {event.get(field)!r} is a call of session thread {thread!r}, which "
+                    "has terminated and accepts no answers"
+                )
+            event["session_thread_id"] = thread
+
+
 def check(log: transcript.Log, events: Sequence[Mapping[str, Any]]) -> None:
     answered = set(log.results)
     confirmed = set(log.confirmations)
@@ -84,5 +103,8 @@ async def accept(store: Store, workspace: str, session_id: str, body: Mapping[st
     events = [truncate(e, limit) if e.get("type") in RESULTS else dict(e) for e in body.get("events") or []]
     if any(e.get("type") in (*RESULTS, "user.tool_confirmation") for e in events):
         types = [*transcript.CALL_TYPES, *transcript.RESULT_TYPES, "user.tool_confirmation"]
-        check(transcript.read(await EventLog(store, workspace).docs(session_id, types=types)), events)
+        docs = await EventLog(store, workspace).docs(session_id, types=types)
+        check(transcript.read(docs), events)
+        terminated = {str(t.get("id")) for t in record.doc.get("_threads") or [] if t.get("status") == "terminated"}
+        route(docs, events, terminated)
     return await sessions.send_events(store, workspace, session_id, {**body, "events": events})

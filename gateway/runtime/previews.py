@@ -17,14 +17,17 @@ EVENT_PREFIX = "sevt"
 class Previews:
     """A :class:`gateway.runtime.model.Sink` that publishes previews on ``bus`` and remembers the chosen ids."""
 
-    def __init__(self, bus: Bus, session_id: str) -> None:
-        self.bus, self.session_id = bus, session_id
+    def __init__(self, bus: Bus, session_id: str, *, publish: bool = True) -> None:
+        """``publish=False``: choose the ids only (a child thread's messages are not previewed on the session's
+        stream, which shows only what the thread cross-posts)."""
+        self.bus, self.session_id, self.publish = bus, session_id, publish
         self.ids: dict[int, str] = {}  # content block index -> id of the event that starts there
         self._run: str | None = None  # the agent.message being previewed (a run of text blocks)
         self._run_blocks: dict[int, int] = {}  # content block index -> index inside that agent.message
 
     def _publish(self, event_type: str, event_id: str, doc: dict[str, Any]) -> None:
-        self.bus.preview(self.session_id, Preview(event_type, event_id, doc))
+        if self.publish:
+            self.bus.preview(self.session_id, Preview(event_type, event_id, doc))
 
     def block_start(self, index: int, kind: str) -> None:
         if kind == "text":

@@ -22,11 +22,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway import services
-from gateway.runtime import inbox, transcript
+from gateway.runtime import inbox, tools, transcript
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, SessionRun
 from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
+from gateway.runtime.threads import Spawner
 from gateway.settings import Settings
 from gateway.storage import environment_work, session_runs, sessions
 from gateway.storage.session_events import EventLog
@@ -44,8 +45,9 @@ class Runtime:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.signals: dict[str, asyncio.Event] = {}
         self.turns = asyncio.Semaphore(config.max_concurrent_turns)
-        #: tools the gateway answers itself; the lifespan registers them before the first turn
+        #: tools the gateway answers itself; the lifespan registers more before the first turn
         self.server_tools = ServerTools()
+        self.server_tools.register(tools.SPAWN, Spawner(self._context), cloud_only=False)
         self._background: set[asyncio.Task[None]] = set()
 
     # --- running ------------------------------------------------------------------------------------------------
@@ -69,16 +71,7 @@ class Runtime:
         renewer = asyncio.create_task(self._renew(session_id, me))
         try:
             while lease is not None:
-                ctx = Context(
-                    self.config,
-                    self.store,
-                    self.native,
-                    self._need_worker,
-                    self.signals[session_id],
-                    self.turns,
-                    self.server_tools,
-                )
-                run = SessionRun(ctx, lease.workspace, session_id)
+                run = SessionRun(self._context(session_id), lease.workspace, session_id)
                 try:
                     seen = await run.drive()
                 except asyncio.CancelledError:
@@ -95,6 +88,11 @@ class Runtime:
             if self.tasks.get(session_id) is me:
                 del self.tasks[session_id]
                 self.signals.pop(session_id, None)
+
+    def _context(self, session_id: str) -> Context:
+        """What a run of ``session_id`` in this process works with (its signal exists while its task runs)."""
+        signal = self.signals.get(session_id) or asyncio.Event()
+        return Context(self.config, self.store, self.native, self._need_worker, signal, self.turns, self.server_tools)
 
     async def _fail(self, run: SessionRun) -> None:
         record = await run._session()
@@ -207,8 +205,8 @@ class Runtime:
             record = await self.store.get(workspace, sessions.KIND.type, str(data.get("id")))
             if record is None or record.archived_at is not None:
                 return
-            log = transcript.read(await EventLog(self.store, workspace).docs(record.id))
-            if log.blocking():
+            docs = await EventLog(self.store, workspace).docs(record.id)
+            if any(log.blocking() for log in transcript.by_thread(docs).values()):
                 await self._need_worker(workspace, record)
 
         self._later(requeue())

@@ -8,6 +8,10 @@
 * ``custom`` tools: offered as given; calls become ``agent.custom_tool_use``, answered by the client
   (``user.custom_tool_result``).
 * ``mcp_toolset``: not offered (no MCP client in the runtime).
+* ``spawn_agent`` (a ``server`` tool, :mod:`gateway.runtime.threads`): offered to the primary thread of a session
+  whose agent has a multiagent roster (``coordinator`` agents, or ``multiagent_20261001`` with ``subagents``
+  enabled and ``predefined_agents``); the model names a roster agent and a task, the gateway runs that agent in a
+  child thread and returns its final answer as the tool result.
 
 ``evaluated_permission`` comes from the tool's ``permission_policy``: ``always_ask`` → ``ask`` (the call waits for
 a ``user.tool_confirmation``), anything else → ``allow``."""
@@ -75,7 +79,8 @@ SANDBOX_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
-Kind = Literal["sandbox", "custom"]
+Kind = Literal["sandbox", "custom", "server"]
+SPAWN = "spawn_agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +109,51 @@ def _toolset(tool: Mapping[str, Any]) -> list[Offered]:
     return out
 
 
-def offered(agent_tools: Sequence[Mapping[str, Any]]) -> dict[str, Offered]:
-    """The tools the model is given, by name (a later tool with the same name replaces an earlier one)."""
+def roster(agent: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The agents a session's agent may spawn in child threads, by name (a ``self`` entry is the agent itself)."""
+    multiagent = agent.get("multiagent")
+    if not isinstance(multiagent, Mapping):
+        return {}
+    entries: list[Any] = []
+    if multiagent.get("type") == "coordinator":
+        entries = list(multiagent.get("agents") or [])
+    elif multiagent.get("type") == "multiagent_20261001":
+        subagents = multiagent.get("subagents")
+        if isinstance(subagents, Mapping) and subagents.get("type") == "enabled":
+            entries = list(subagents.get("predefined_agents") or [])
+    out: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        if entry.get("type") == "self":
+            entry = {k: v for k, v in agent.items() if k != "multiagent"}
+        if entry.get("type") == "agent" and entry.get("name") and (entry.get("model") or {}).get("id"):
+            out[str(entry["name"])] = dict(entry)
+    return out
+
+
+def spawn_definition(agents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    described = "; ".join(f"{name}: {a.get('description') or 'no description'}" for name, a in agents.items())
+    return {
+        "name": SPAWN,
+        "description": (
+            "Give a task to another agent, which works on it in its own thread and answers with its final message. "
+            f"Agents: {described}"
+        ),
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "agent": {"type": "string", "enum": list(agents), "description": "The agent that takes the task."},
+                "task": {"type": "string", "description": "What the agent is asked to do, with all it needs."},
+            },
+            "required": ["agent", "task"],
+        },
+    }
+
+
+def offered(agent_tools: Sequence[Mapping[str, Any]], agents: Mapping[str, Any] | None = None) -> dict[str, Offered]:
+    """The tools the model is given, by name (a later tool with the same name replaces an earlier one); ``agents``:
+    the roster a primary thread may spawn (adds ``spawn_agent``, which no agent tool can replace)."""
     out: dict[str, Offered] = {}
     for tool in agent_tools:
         if tool.get("type") == TOOLSET:
@@ -117,4 +165,6 @@ def offered(agent_tools: Sequence[Mapping[str, Any]]) -> dict[str, Offered]:
                 "input_schema": dict(tool.get("input_schema") or {"type": "object"}),
             }
             out[tool["name"]] = Offered(tool["name"], "custom", "allow", definition)
+    if agents:
+        out[SPAWN] = Offered(SPAWN, "server", "allow", spawn_definition(agents))
     return out

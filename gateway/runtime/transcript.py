@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-TRIGGERS = frozenset({"user.message", "system.message"})
+#: events that start a turn: a user's message, a system message, a message from another thread of the session
+TRIGGERS = frozenset({"user.message", "system.message", "agent.thread_message_received"})
 RESULT_TYPES = {
     "user.tool_result": "tool_use_id",
     "user.custom_tool_result": "custom_tool_use_id",
@@ -34,7 +35,13 @@ STATUS_OF = {
     "session.status_idle": "idle",
     "session.status_rescheduled": "rescheduling",
     "session.status_terminated": "terminated",
+    # a child thread's log has these instead (gateway.runtime.threads)
+    "session.thread_status_running": "running",
+    "session.thread_status_idle": "idle",
+    "session.thread_status_rescheduled": "rescheduling",
+    "session.thread_status_terminated": "terminated",
 }
+IDLE_TYPES = frozenset({"session.status_idle", "session.thread_status_idle"})
 ABANDONED = "This tool call was not answered before the turn ended."
 DENIED = "The user denied this tool call."
 
@@ -97,7 +104,7 @@ class Log:
         if self.last_interrupt > end:
             return True
         for event in self.events[end + 1 :]:
-            if event.get("type") == "session.status_idle":
+            if event.get("type") in IDLE_TYPES:
                 reason = event.get("stop_reason") or {}
                 if reason.get("type") != "requires_action":
                     return True
@@ -168,9 +175,19 @@ def read(events: Sequence[Mapping[str, Any]]) -> Log:
             log.last_trigger = index
         elif kind in STATUS_OF:
             log.last_status = event
-            if kind == "session.status_idle":
+            if kind in IDLE_TYPES:
                 log.last_idle = index
     return log
+
+
+def by_thread(events: Sequence[Mapping[str, Any]]) -> dict[str | None, Log]:
+    """A whole session's events read per thread (None: the primary thread, whose events carry no
+    ``session_thread_id``)."""
+    grouped: dict[str | None, list[Mapping[str, Any]]] = {}
+    for event in events:
+        thread = event.get("session_thread_id")
+        grouped.setdefault(thread if isinstance(thread, str) else None, []).append(event)
+    return {thread: read(group) for thread, group in grouped.items()}
 
 
 # --- messages ---------------------------------------------------------------------------------------------------------
@@ -211,7 +228,7 @@ def messages(log: Log) -> list[dict[str, Any]]:
     steps = {s.start_index: s for s in log.steps}
     for index, event in enumerate(log.events):
         kind = event.get("type")
-        if kind == "user.message":
+        if kind in ("user.message", "agent.thread_message_received"):
             push("user", _blocks(event.get("content")))
         elif kind == "system.message":
             text = " ".join(str(b.get("text", "")) for b in _blocks(event.get("content")))

@@ -42,6 +42,39 @@ def _event(row: Any) -> Event:
     return Event(id=row.id, seq=row.seq, doc=dict(row.doc))
 
 
+#: the events of a child thread that the session's own list and stream show too (the reference §4: its status
+#: changes, and its tool calls with their answers, so a worker watching the session serves them)
+CROSS_POSTED = (
+    "session.thread_status_running",
+    "session.thread_status_idle",
+    "session.thread_status_rescheduled",
+    "session.thread_status_terminated",
+    "agent.tool_use",
+    "agent.custom_tool_use",
+    "agent.mcp_tool_use",
+    "agent.tool_result",
+    "agent.mcp_tool_result",
+    "user.tool_result",
+    "user.custom_tool_result",
+    "user.tool_confirmation",
+)
+
+
+#: events a parent thread emits about a child (their ``session_thread_id`` is the child's)
+PARENT_SIDE = frozenset({"session.thread_created"})
+
+
+def _view(query: Any, thread_id: str | None, primary: str | None) -> Any:
+    """Restrict ``query`` to one thread's events, or (``primary``) to the session's view of them."""
+    if thread_id is not None:
+        return query.where(events.c.thread_id == thread_id)
+    if primary is not None:
+        return query.where(
+            sa.or_(events.c.thread_id == primary, events.c.thread_id.is_(None), events.c.type.in_(CROSS_POSTED))
+        )
+    return query
+
+
 class EventLog:
     """The events of one workspace's streams (a stream is a session id)."""
 
@@ -57,8 +90,9 @@ class EventLog:
         self, stream_id: str, docs: Sequence[Mapping[str, Any]], *, thread_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Persist ``docs`` in order, each with its ``id`` (a new ``sevt_…`` unless the runtime chose one, for an event
-        it previewed) and ``processed_at``; returns the stored documents. ``thread_id`` is the thread an event
-        without ``session_thread_id`` belongs to."""
+        it previewed) and ``processed_at``; returns the stored documents. An event belongs to the thread its
+        ``session_thread_id`` names, else to ``thread_id`` (so does a :data:`PARENT_SIDE` event, which names the
+        child it is about)."""
         now = utcnow()
         stored = [{**doc, "id": doc.get("id") or new_id(EVENT_PREFIX), "processed_at": rfc3339(now)} for doc in docs]
         next_seq = (
@@ -70,7 +104,7 @@ class EventLog:
             try:
                 async with self.engine.begin() as conn:
                     for doc in stored:
-                        thread = doc.get("session_thread_id")
+                        thread = doc.get("session_thread_id") if doc.get("type") not in PARENT_SIDE else None
                         await conn.execute(
                             events.insert().values(
                                 id=doc["id"],
@@ -91,9 +125,14 @@ class EventLog:
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise Conflict(f"{stream_id}: too many concurrent writers; retry the request")
 
-    async def docs(self, stream_id: str, *, types: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """Every event of the stream (private annotations included), oldest first; only ``types`` when given."""
+    async def docs(
+        self, stream_id: str, *, types: Sequence[str] = (), thread_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every event of the stream (private annotations included), oldest first; only ``types`` and only one
+        thread's when given."""
         query = sa.select(events.c.doc).where(*self._owned(stream_id))
+        if thread_id is not None:
+            query = query.where(events.c.thread_id == thread_id)
         if types:
             query = query.where(events.c.type.in_(list(types)))
         async with self.engine.connect() as conn:
@@ -113,11 +152,18 @@ class EventLog:
             value = await conn.scalar(sa.select(sa.func.max(events.c.seq)).where(*self._owned(stream_id)))
         return int(value or 0)
 
-    async def after(self, stream_id: str, seq: int, *, thread_id: str | None = None, limit: int = 500) -> list[Event]:
-        """The events after position ``seq``, oldest first (of one thread when ``thread_id`` is given)."""
-        query = sa.select(events).where(*self._owned(stream_id), events.c.seq > seq)
-        if thread_id is not None:
-            query = query.where(events.c.thread_id == thread_id)
+    async def after(
+        self,
+        stream_id: str,
+        seq: int,
+        *,
+        thread_id: str | None = None,
+        primary: str | None = None,
+        limit: int = 500,
+    ) -> list[Event]:
+        """The events after position ``seq``, oldest first (of one thread when ``thread_id`` is given; the session's
+        view when ``primary`` names its primary thread)."""
+        query = _view(sa.select(events).where(*self._owned(stream_id), events.c.seq > seq), thread_id, primary)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.order_by(events.c.seq.asc()).limit(limit))).all()
         return [_event(r) for r in rows]
@@ -131,6 +177,7 @@ class EventLog:
         order: str = "asc",
         types: Sequence[str] = (),
         thread_id: str | None = None,
+        primary: str | None = None,
         gt: datetime | None = None,
         gte: datetime | None = None,
         lt: datetime | None = None,
@@ -142,9 +189,7 @@ class EventLog:
         descending = order == "desc"
         kind = f"events:{stream_id}:{thread_id or ''}:{order}"
         after = decode_cursor(page, kind)
-        query = sa.select(events).where(*self._owned(stream_id))
-        if thread_id is not None:
-            query = query.where(events.c.thread_id == thread_id)
+        query = _view(sa.select(events).where(*self._owned(stream_id)), thread_id, primary)
         if types:
             query = query.where(events.c.type.in_(list(types)))
         for bound, op in ((gt, "gt"), (gte, "ge"), (lt, "lt"), (lte, "le")):
@@ -212,6 +257,7 @@ async def tail(
     *,
     after_seq: int,
     thread_id: str | None = None,
+    primary: str | None = None,
     alive: Callable[[], Awaitable[bool]],
     disconnected: Callable[[], Awaitable[bool]] | None = None,
     previews: frozenset[str] = frozenset(),
@@ -231,7 +277,7 @@ async def tail(
     last_frame = last_check = loop.time()
     try:
         while True:
-            batch = await log.after(stream_id, seq, thread_id=thread_id)
+            batch = await log.after(stream_id, seq, thread_id=thread_id, primary=primary)
             frames = _merged(batch, [*carried, *sub.drain()])
             carried = []
             if batch:

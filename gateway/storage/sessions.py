@@ -4,12 +4,16 @@
   ``agent_with_overrides`` replaces model/system/tools/mcp_servers/skills for this session only) into the full
   ``BetaManagedAgentsSessionAgent`` snapshot, multiagent rosters into full thread-agent definitions. The agent, the
   environment, every vault, file and memory store must exist in the workspace (404) and must not be archived (400).
-  ``initial_events`` are appended to the event log. A session starts ``idle`` and stays so: no runtime runs it yet.
+  ``initial_events`` are appended to the event log. A session starts ``idle``; the runtime (:mod:`gateway.runtime`)
+  moves it.
 - **One row per session** (type ``session``): resources and the primary thread live in its document, so every
   change (resource add/delete/rotate, update, outcome) is one compare-and-set write. Keys starting with ``_`` are
   private (the primary thread; a repository token, encrypted) and never leave this module.
-- **Threads**: every session has exactly one primary thread (``sthr_…``, ``parent_thread_id`` null) running the
-  session's agent; there is no runtime to spawn child threads. The primary thread cannot be archived on its own.
+- **Threads**: every session has one primary thread (``sthr_…``, ``parent_thread_id`` null) running the session's
+  agent, and the child threads the runtime spawned for a multiagent agent (``_threads``: agent, status, usage).
+  No thread can be archived on its own. The session's event list and stream show the primary thread's events and
+  what child threads cross-post (:data:`gateway.storage.session_events.CROSS_POSTED`); a thread's own list and
+  stream show only its events.
 - **Archive** makes the session read-only (update, send, resource changes → 400) and hides it from lists unless
   ``include_archived``; **delete** removes the session, its resources and its events (``session_deleted``).
 - Lists are the bidirectional cursor envelope ``{data, next_page, prev_page}`` ordered by ``created_at``
@@ -534,10 +538,36 @@ async def list_resources(
 
 
 # --- threads ------------------------------------------------------------------------------------------------------
+def _children(record: Record) -> list[dict[str, Any]]:
+    return [dict(t) for t in record.doc.get("_threads") or [] if isinstance(t, Mapping)]
+
+
+def child_thread_response(record: Record, child: Mapping[str, Any]) -> dict[str, Any]:
+    """A child thread (spawned by the session's runtime), kept in the session's ``_threads``."""
+    usage = dict(child.get("usage") or {})
+    return {
+        "id": child["id"],
+        "type": "session_thread",
+        "session_id": record.id,
+        "parent_thread_id": child.get("parent_thread_id"),
+        "agent": dict(child.get("agent") or {}),
+        "status": child.get("status", "idle"),
+        "stats": {"active_seconds": 0.0},
+        "usage": {k: int(usage.get(k) or 0) for k in ("input_tokens", "output_tokens", "cache_read_input_tokens")},
+        "created_at": child["created_at"],
+        "updated_at": child.get("updated_at") or child["created_at"],
+        "archived_at": None,
+    }
+
+
+def child_thread(record: Record, thread_id: str) -> dict[str, Any] | None:
+    return next((dict(t) for t in _children(record) if t.get("id") == thread_id), None)
+
+
 async def thread(store: Store, workspace: str, session_id: str, thread_id: str) -> Record:
-    """The session whose primary thread is ``thread_id`` (404 otherwise)."""
+    """The session that has a thread ``thread_id``, primary or child (404 otherwise)."""
     current = await KIND.get(store, workspace, session_id)
-    if current.doc.get("_thread", {}).get("id") != thread_id:
+    if current.doc.get("_thread", {}).get("id") != thread_id and child_thread(current, thread_id) is None:
         raise NotFound(f"session thread {thread_id!r} not found")
     return current
 
@@ -546,19 +576,47 @@ async def list_threads(
     store: Store, workspace: str, session_id: str, *, limit: int | None, page_cursor: str | None
 ) -> dict[str, Any]:
     current = await KIND.get(store, workspace, session_id)
-    return _slice([thread_response(current)], f"threads:{session_id}", limit, page_cursor)
+    items = [thread_response(current), *(child_thread_response(current, c) for c in _children(current))]
+    return _slice(items, f"threads:{session_id}", limit, page_cursor)
 
 
 async def retrieve_thread(store: Store, workspace: str, session_id: str, thread_id: str) -> dict[str, Any]:
-    return thread_response(await thread(store, workspace, session_id, thread_id))
+    current = await thread(store, workspace, session_id, thread_id)
+    child = child_thread(current, thread_id)
+    return thread_response(current) if child is None else child_thread_response(current, child)
 
 
 async def archive_thread(store: Store, workspace: str, session_id: str, thread_id: str) -> dict[str, Any]:
-    await thread(store, workspace, session_id, thread_id)
+    current = await thread(store, workspace, session_id, thread_id)
+    if child_thread(current, thread_id) is not None:
+        raise InvalidRequest(
+            f"session thread {thread_id!r} is a child thread: it ends when its task does (or when the session's "
+            "turn is interrupted); archiving it on its own is not supported"
+        )
     raise InvalidRequest(
         f"session thread {thread_id!r} is the session's primary thread and cannot be archived on its own; "
         "archive the session instead"
     )
+
+
+async def add_thread(store: Store, workspace: str, session_id: str, child: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a child thread (``id``, ``agent``, ``parent_thread_id``, private ``_call``: the call that spawned it);
+    a thread already recorded for the same call is returned instead (a runtime taking over repeats the spawn)."""
+    found: dict[str, Any] = {}
+
+    async def change(record: Record) -> dict[str, Any]:
+        found.clear()
+        same = next((t for t in _children(record) if t.get("_call") == child.get("_call")), None)
+        if same is not None:
+            found.update(same)
+            return dict(record.doc)
+        now = rfc3339(utcnow())
+        entry = {"status": "idle", "created_at": now, "updated_at": now, **child}
+        found.update(entry)
+        return {**record.doc, "_threads": [*_children(record), entry]}
+
+    await store.update(workspace, KIND.type, session_id, change)
+    return found
 
 
 # --- the runtime's view -------------------------------------------------------------------------------------------
@@ -572,19 +630,35 @@ async def record_progress(
     *,
     status: str | None = None,
     usage: Mapping[str, int] | None = None,
+    thread_id: str | None = None,
 ) -> None:
     """Set the session's ``status`` and add ``usage`` to its cumulative counters (archived sessions included: an
-    archive ends as ``terminated``). A deleted session is left alone."""
+    archive ends as ``terminated``). A deleted session is left alone. With the id of a child ``thread_id``, the
+    status is the thread's and the usage counts for the thread and the session."""
+
+    def added(current: Any) -> dict[str, Any]:
+        total = dict(current or {})
+        for key in USAGE_COUNTERS:
+            total[key] = int(total.get(key) or 0) + int((usage or {}).get(key) or 0)
+        return total
 
     async def change(record: Record) -> dict[str, Any]:
         doc = dict(record.doc)
-        if status is not None:
+        if thread_id is not None:
+            children = []
+            for child in _children(record):
+                if child.get("id") == thread_id:
+                    child = {**child, "updated_at": rfc3339(utcnow())}
+                    if status is not None:
+                        child["status"] = status
+                    if usage:
+                        child["usage"] = added(child.get("usage"))
+                children.append(child)
+            doc["_threads"] = children
+        elif status is not None:
             doc["status"] = status
         if usage:
-            total = dict(doc.get("usage") or {})
-            for key in USAGE_COUNTERS:
-                total[key] = int(total.get(key) or 0) + int(usage.get(key) or 0)
-            doc["usage"] = total
+            doc["usage"] = added(doc.get("usage"))
         return doc
 
     await store.update(workspace, KIND.type, session_id, change)
@@ -597,7 +671,7 @@ async def send_events(store: Store, workspace: str, session_id: str, body: Mappi
     primary = current.doc["_thread"]["id"]
     for doc in docs:
         named = doc.get("session_thread_id")
-        if named is not None and named != primary:
+        if named is not None and named != primary and child_thread(current, str(named)) is None:
             raise NotFound(f"session thread {named!r} not found")
     outcomes = _outcomes(docs)
     if outcomes:
@@ -626,10 +700,10 @@ async def list_events(
     created: Mapping[str, str | None] | None = None,
     thread_id: str | None = None,
 ) -> dict[str, Any]:
-    if thread_id is None:
-        await KIND.get(store, workspace, session_id)
-    else:
-        await thread(store, workspace, session_id, thread_id)
+    current = await (
+        KIND.get(store, workspace, session_id) if thread_id is None else thread(store, workspace, session_id, thread_id)
+    )
+    primary = current.doc.get("_thread", {}).get("id") if thread_id is None else None
     bounds = _bounds(created or {})
     if bounds is None:
         return page([], None)
@@ -640,6 +714,7 @@ async def list_events(
         order="desc" if order == "desc" else "asc",
         types=list(types or ()),
         thread_id=thread_id,
+        primary=primary,
         gt=bounds.get("gt"),
         gte=bounds.get("gte"),
         lt=bounds.get("lt"),
@@ -663,10 +738,10 @@ async def open_stream(
     one, every later event is replayed first (an id that names no event of this session replays everything).
     ``previews``: the event types (``agent.message``, ``agent.thinking``) whose ``event_start`` / ``event_delta``
     previews this connection asked for (``event_deltas[]``); primary stream only."""
-    if thread_id is None:
-        await KIND.get(store, workspace, session_id)
-    else:
-        await thread(store, workspace, session_id, thread_id)
+    current = await (
+        KIND.get(store, workspace, session_id) if thread_id is None else thread(store, workspace, session_id, thread_id)
+    )
+    primary = current.doc.get("_thread", {}).get("id") if thread_id is None else None
     log = EventLog(store, workspace)
     if last_event_id:
         after = await log.seq_of(session_id, last_event_id.strip()) or 0
@@ -681,6 +756,7 @@ async def open_stream(
         session_id,
         after_seq=after,
         thread_id=thread_id,
+        primary=primary,
         alive=alive,
         disconnected=disconnected,
         previews=frozenset(previews),

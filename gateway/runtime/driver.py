@@ -92,6 +92,7 @@ class SessionRun:
     def __init__(self, ctx: Context, workspace: str, session_id: str, thread: Thread | None = None) -> None:
         self.ctx, self.workspace, self.session_id, self.thread = ctx, workspace, session_id, thread
         self.log = EventLog(ctx.store, workspace)
+        self._environment_of: dict[str, Record | None] = {}  # environment id -> record, read once per run
 
     def thread_id(self, record: Record) -> str:
         return self.thread.id if self.thread is not None else str(record.doc["_thread"]["id"])
@@ -106,28 +107,32 @@ class SessionRun:
     async def append(
         self, record: Record, events: list[dict[str, Any]], usage: Mapping[str, int] | None = None
     ) -> list[dict[str, Any]]:
+        """Store ``events`` in the thread; a status among them and ``usage`` move the session (thread) in the same
+        transaction, so a client that sees the status event also sees the session's status."""
         if self.thread is not None:
             events = [self.thread.event(e) for e in events]
-        stored = await self.log.append(self.session_id, events, thread_id=self.thread_id(record))
         statuses = [transcript.STATUS_OF[e["type"]] for e in events if e.get("type") in transcript.STATUS_OF]
+        within = None
         if statuses or usage:
-            await sessions.record_progress(
-                self.ctx.store,
+            within = sessions.progress_within(
                 self.workspace,
                 self.session_id,
                 status=statuses[-1] if statuses else None,
                 usage=usage,
                 thread_id=self.thread.id if self.thread is not None else None,
             )
-        return stored
+        return await self.log.append(self.session_id, events, thread_id=self.thread_id(record), within=within)
 
-    async def drive(self) -> int:
-        """Run until the plan says Done (or the session is gone); returns the ``wanted`` count seen last."""
+    async def drive(self, seen: int | None = None) -> int:
+        """Run until the plan says Done (or the session is gone); returns the ``wanted`` count seen last (``seen``:
+        the count the lease was taken with, read before this run looked at the log)."""
         while True:
-            seen = await session_runs.wanted(self.ctx.store.engine, self.session_id)
+            if seen is None:
+                seen = await session_runs.wanted(self.ctx.store.engine, self.session_id)
             self.ctx.signal.clear()
             if not await self.advance():
                 return seen
+            seen = None
 
     async def advance(self) -> bool:
         """Do what the thread's log says to do next; False when there is nothing to do (or the session is gone)."""
@@ -184,7 +189,12 @@ class SessionRun:
         return body, offered
 
     async def _environment(self, record: Record) -> Record | None:
-        return await self.ctx.store.get(self.workspace, "environment", str(record.doc.get("environment_id")))
+        environment_id = str(record.doc.get("environment_id"))
+        if environment_id not in self._environment_of:
+            self._environment_of[environment_id] = await self.ctx.store.get(
+                self.workspace, "environment", environment_id
+            )
+        return self._environment_of[environment_id]
 
     async def run_tools(self, record: Record, log: transcript.Log, action: transcript.RunTools) -> None:
         """Run the server calls one by one, storing each result as it comes; an interrupt stops between or during

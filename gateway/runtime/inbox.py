@@ -19,7 +19,7 @@ from gateway.errors import Conflict, InvalidRequest
 from gateway.runtime import transcript
 from gateway.storage import sessions
 from gateway.storage.session_events import EventLog
-from gateway.storage.store import Store
+from gateway.storage.store import Record, Store
 
 RESULTS = {
     "user.tool_result": ("tool_use_id", "agent.tool_use"),
@@ -95,8 +95,11 @@ def check(log: transcript.Log, events: Sequence[Mapping[str, Any]]) -> None:
             confirmed.add(call_id)
 
 
-async def accept(store: Store, workspace: str, session_id: str, body: Mapping[str, Any], limit: int) -> dict[str, Any]:
-    """Check and store the events of ``POST /v1/sessions/{id}/events``; returns the stored page."""
+async def accept(
+    store: Store, workspace: str, session_id: str, body: Mapping[str, Any], limit: int
+) -> tuple[Record, dict[str, Any]]:
+    """Check and store the events of ``POST /v1/sessions/{id}/events``; returns the session (as read before the
+    events were stored) and the stored page."""
     record = await sessions.KIND.get(store, workspace, session_id)
     if record.archived_at is not None:
         raise Conflict(f"session {session_id!r} is archived and accepts no events")
@@ -107,4 +110,4 @@ async def accept(store: Store, workspace: str, session_id: str, body: Mapping[st
         check(transcript.read(docs), events)
         terminated = {str(t.get("id")) for t in record.doc.get("_threads") or [] if t.get("status") == "terminated"}
         route(docs, events, terminated)
-    return await sessions.send_events(store, workspace, session_id, {**body, "events": events})
+    return record, await sessions.send_events(store, workspace, session_id, {**body, "events": events})

@@ -73,7 +73,7 @@ class Runtime:
             while lease is not None:
                 run = SessionRun(self._context(session_id), lease.workspace, session_id)
                 try:
-                    seen = await run.drive()
+                    seen = await run.drive(lease.wanted)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a defect, not a client's or an upstream's error: end the turn visibly
@@ -172,9 +172,8 @@ class Runtime:
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/sessions/{id}/events``: check, store, and run the session."""
-        stored = await inbox.accept(self.store, workspace, session_id, body, self.config.max_tool_result_bytes)
-        record = await self.store.get(workspace, sessions.KIND.type, session_id)
-        if record is not None and any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
+        record, stored = await inbox.accept(self.store, workspace, session_id, body, self.config.max_tool_result_bytes)
+        if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
             await self._need_worker(workspace, record)
         await self.kick(workspace, session_id)
         return stored
@@ -191,8 +190,12 @@ class Runtime:
             await session_runs.forget(self.store.engine, session.id)
             return
         log = EventLog(self.store, workspace)
-        await log.append(session.id, [{"type": "session.status_terminated"}], thread_id=session.doc["_thread"]["id"])
-        await sessions.record_progress(self.store, workspace, session.id, status="terminated")
+        await log.append(
+            session.id,
+            [{"type": "session.status_terminated"}],
+            thread_id=session.doc["_thread"]["id"],
+            within=sessions.progress_within(workspace, session.id, status="terminated"),
+        )
 
     async def work_stopped(self, workspace: str, item: Mapping[str, Any]) -> None:
         """A work item stopped: if its session still waits for a client's answer, queue another (after a second)."""

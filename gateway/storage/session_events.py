@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import Conflict
 from gateway.storage.bus import Preview
@@ -87,12 +88,18 @@ class EventLog:
         return (events.c.workspace == self.workspace, events.c.stream_id == stream_id)
 
     async def append(
-        self, stream_id: str, docs: Sequence[Mapping[str, Any]], *, thread_id: str | None = None
+        self,
+        stream_id: str,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        thread_id: str | None = None,
+        within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
     ) -> list[dict[str, Any]]:
         """Persist ``docs`` in order, each with its ``id`` (a new ``sevt_…`` unless the runtime chose one, for an event
         it previewed) and ``processed_at``; returns the stored documents. An event belongs to the thread its
         ``session_thread_id`` names, else to ``thread_id`` (so does a :data:`PARENT_SIDE` event, which names the
-        child it is about)."""
+        child it is about). ``within`` runs in the same transaction after the insert (a status change that must be
+        visible exactly when the events are)."""
         now = utcnow()
         stored = [{**doc, "id": doc.get("id") or new_id(EVENT_PREFIX), "processed_at": rfc3339(now)} for doc in docs]
         next_seq = (
@@ -100,23 +107,32 @@ class EventLog:
             .where(events.c.stream_id == stream_id)
             .scalar_subquery()
         )
+        rows = []
+        for offset, doc in enumerate(stored):
+            thread = doc.get("session_thread_id") if doc.get("type") not in PARENT_SIDE else None
+            rows.append(
+                {
+                    "id": doc["id"],
+                    "workspace": self.workspace,
+                    "stream_id": stream_id,
+                    # after the stream's last position, in one statement however many events; a concurrent writer
+                    # that took the same positions makes this one fail on the unique (stream_id, seq) and retry.
+                    # (Positions only order the stream: a database that evaluates the subquery per row leaves gaps,
+                    # never duplicates.)
+                    "seq": next_seq + offset,
+                    "type": str(doc.get("type", "")),
+                    "thread_id": thread if isinstance(thread, str) else thread_id,
+                    "created_at": now,
+                    "doc": doc,
+                }
+            )
         for attempt in range(APPEND_ATTEMPTS):
             try:
                 async with self.engine.begin() as conn:
-                    for doc in stored:
-                        thread = doc.get("session_thread_id") if doc.get("type") not in PARENT_SIDE else None
-                        await conn.execute(
-                            events.insert().values(
-                                id=doc["id"],
-                                workspace=self.workspace,
-                                stream_id=stream_id,
-                                seq=next_seq,
-                                type=str(doc.get("type", "")),
-                                thread_id=thread if isinstance(thread, str) else thread_id,
-                                created_at=now,
-                                doc=doc,
-                            )
-                        )
+                    if rows:
+                        await conn.execute(events.insert().values(rows))
+                    if within is not None:
+                        await within(conn)
                 self.bus.stored(stream_id)
                 return stored
             except (IntegrityError, OperationalError) as exc:

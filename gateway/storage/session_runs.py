@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage.store import utcnow
@@ -32,43 +33,35 @@ def _free(owner: str) -> sa.ColumnElement[bool]:
     return sa.or_(runs.c.owner.is_(None), runs.c.owner == owner, runs.c.lease_until < utcnow())
 
 
+def _upsert(engine: AsyncEngine) -> Any:
+    """The dialect's INSERT that can say what to do on a conflict (SQLite and PostgreSQL share the syntax)."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+
 async def want(engine: AsyncEngine, workspace: str, session_id: str) -> None:
-    """Record that ``session_id`` needs a turn."""
-    for _ in range(3):
-        async with engine.begin() as conn:
-            bumped = await conn.execute(
-                runs.update()
-                .where(runs.c.session_id == session_id)
-                .values(wanted=runs.c.wanted + 1, updated_at=utcnow())
-            )
-            if bumped.rowcount:
-                return
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(
-                    runs.insert().values(
-                        session_id=session_id, workspace=workspace, wanted=1, done=0, updated_at=utcnow()
-                    )
-                )
-            return
-        except IntegrityError:  # created concurrently: bump it
-            continue
+    """Record that ``session_id`` needs a turn (one statement: the row is created or its ``wanted`` bumped)."""
+    insert = _upsert(engine)(runs).values(
+        session_id=session_id, workspace=workspace, wanted=1, done=0, updated_at=utcnow()
+    )
+    bump = insert.on_conflict_do_update(
+        index_elements=[runs.c.session_id], set_={"wanted": runs.c.wanted + 1, "updated_at": utcnow()}
+    )
+    async with engine.begin() as conn:
+        await conn.execute(bump)
 
 
 async def acquire(engine: AsyncEngine, session_id: str, owner: str, ttl: float) -> Lease | None:
     """Take (or extend) the lease of a session that has work; None if another live process holds it."""
     async with engine.begin() as conn:
-        taken = await conn.execute(
-            runs.update()
-            .where(runs.c.session_id == session_id, _free(owner))
-            .values(owner=owner, lease_until=utcnow() + timedelta(seconds=ttl), updated_at=utcnow())
-        )
-        if not taken.rowcount:
-            return None
         row = (
-            await conn.execute(sa.select(runs.c.workspace, runs.c.wanted).where(runs.c.session_id == session_id))
-        ).one()
-    return Lease(row.workspace, session_id, int(row.wanted))
+            await conn.execute(
+                runs.update()
+                .where(runs.c.session_id == session_id, _free(owner))
+                .values(owner=owner, lease_until=utcnow() + timedelta(seconds=ttl), updated_at=utcnow())
+                .returning(runs.c.workspace, runs.c.wanted)
+            )
+        ).first()
+    return None if row is None else Lease(row.workspace, session_id, int(row.wanted))
 
 
 async def wanted(engine: AsyncEngine, session_id: str) -> int:
@@ -92,17 +85,19 @@ async def release(engine: AsyncEngine, session_id: str, owner: str, seen: int) -
     """Give the lease back, marking every request up to ``seen`` as served. Returns whether the session still has
     work (a request arrived after ``seen`` was read)."""
     async with engine.begin() as conn:
-        await conn.execute(
-            runs.update()
-            .where(runs.c.session_id == session_id, runs.c.owner == owner)
-            .values(
-                owner=None,
-                lease_until=None,
-                done=sa.case((runs.c.done > seen, runs.c.done), else_=seen),
-                updated_at=utcnow(),
+        row = (
+            await conn.execute(
+                runs.update()
+                .where(runs.c.session_id == session_id, runs.c.owner == owner)
+                .values(
+                    owner=None,
+                    lease_until=None,
+                    done=sa.case((runs.c.done > seen, runs.c.done), else_=seen),
+                    updated_at=utcnow(),
+                )
+                .returning(runs.c.wanted, runs.c.done)
             )
-        )
-        row = (await conn.execute(sa.select(runs.c.wanted, runs.c.done).where(runs.c.session_id == session_id))).first()
+        ).first()
     return row is not None and int(row.wanted) > int(row.done)
 
 

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.storage import agents
@@ -623,26 +624,16 @@ async def add_thread(store: Store, workspace: str, session_id: str, child: Mappi
 USAGE_COUNTERS = ("input_tokens", "output_tokens", "cache_read_input_tokens")
 
 
-async def record_progress(
-    store: Store,
-    workspace: str,
-    session_id: str,
-    *,
-    status: str | None = None,
-    usage: Mapping[str, int] | None = None,
-    thread_id: str | None = None,
-) -> None:
-    """Set the session's ``status`` and add ``usage`` to its cumulative counters (archived sessions included: an
-    archive ends as ``terminated``). A deleted session is left alone. With the id of a child ``thread_id``, the
-    status is the thread's and the usage counts for the thread and the session."""
-
+def _progress(
+    status: str | None, usage: Mapping[str, int] | None, thread_id: str | None
+) -> Callable[[Record], dict[str, Any]]:
     def added(current: Any) -> dict[str, Any]:
         total = dict(current or {})
         for key in USAGE_COUNTERS:
             total[key] = int(total.get(key) or 0) + int((usage or {}).get(key) or 0)
         return total
 
-    async def change(record: Record) -> dict[str, Any]:
+    def change(record: Record) -> dict[str, Any]:
         doc = dict(record.doc)
         if thread_id is not None:
             children = []
@@ -661,7 +652,44 @@ async def record_progress(
             doc["usage"] = added(doc.get("usage"))
         return doc
 
-    await store.update(workspace, KIND.type, session_id, change)
+    return change
+
+
+async def record_progress(
+    store: Store,
+    workspace: str,
+    session_id: str,
+    *,
+    status: str | None = None,
+    usage: Mapping[str, int] | None = None,
+    thread_id: str | None = None,
+) -> None:
+    """Set the session's ``status`` and add ``usage`` to its cumulative counters (archived sessions included: an
+    archive ends as ``terminated``). A deleted session is left alone. With the id of a child ``thread_id``, the
+    status is the thread's and the usage counts for the thread and the session."""
+    change = _progress(status, usage, thread_id)
+
+    async def mutate(record: Record) -> dict[str, Any]:
+        return change(record)
+
+    await store.update(workspace, KIND.type, session_id, mutate)
+
+
+def progress_within(
+    workspace: str,
+    session_id: str,
+    *,
+    status: str | None = None,
+    usage: Mapping[str, int] | None = None,
+    thread_id: str | None = None,
+) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """:func:`record_progress` as a step of another transaction (``EventLog.append(within=…)``), so a status event
+    and the session's status become visible together."""
+
+    async def apply(conn: AsyncConnection) -> None:
+        await Store.update_within(conn, workspace, KIND.type, session_id, _progress(status, usage, thread_id))
+
+    return apply
 
 
 # --- events -------------------------------------------------------------------------------------------------------

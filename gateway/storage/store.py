@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.storage.bus import Bus
@@ -242,6 +242,34 @@ class Store:
                 )
             )
             await conn.execute(resource_versions.delete().where(resource_versions.c.resource_id == id_))
+        return True
+
+    @staticmethod
+    async def update_within(
+        conn: AsyncConnection,
+        workspace: str,
+        type_: str,
+        id_: str,
+        mutate: Callable[[Record], Mapping[str, Any]],
+    ) -> bool:
+        """:meth:`update` inside the caller's transaction ``conn`` (the row is locked while ``mutate`` runs, so no
+        retry is needed); False if the row does not exist in ``workspace``. No version snapshot is kept."""
+        query = sa.select(resources).where(
+            resources.c.id == id_, resources.c.workspace == workspace, resources.c.type == type_
+        )
+        row = (await conn.execute(query.with_for_update())).first()
+        if row is None:
+            return False
+        current = record_of(row)
+        doc = dict(mutate(current))
+        result = await conn.execute(
+            resources.update()
+            .where(resources.c.id == id_, resources.c.workspace == workspace)
+            .where(resources.c.version == current.version)
+            .values(doc=doc, version=current.version + 1, updated_at=max(utcnow(), current.updated_at))
+        )
+        if result.rowcount != 1:  # cannot happen under the lock; refuse rather than lose a write
+            raise StaleVersion(id_)
         return True
 
     # --- reads ------------------------------------------------------------------------------------------------------

@@ -148,7 +148,9 @@ class SessionRun:
         elif isinstance(action, transcript.RunTools):
             await self.run_tools(record, log, action)
         elif not action.attempt or await self._back_off(log, action.attempt):
-            await self.step(record, log, running=action.running, attempt=action.attempt)
+            # a step that stored the turn's idle leaves nothing to do: no need to read the log again to learn it
+            # (a client event that arrived meanwhile bumped ``wanted``, so the lease's release runs the session again)
+            return not await self.step(record, log, running=action.running, attempt=action.attempt)
         # else: a client event arrived during the back-off (an interrupt?): plan again
         return True
 
@@ -232,7 +234,8 @@ class SessionRun:
             logger.exception("session %s: server tool %r failed", self.session_id, call.name)
             return Outcome.text(f"the gateway failed to run the tool {call.name!r}", is_error=True)
 
-    async def step(self, record: Record, log: transcript.Log, *, running: bool, attempt: int) -> None:
+    async def step(self, record: Record, log: transcript.Log, *, running: bool, attempt: int) -> bool:
+        """One model request and the events it produces; True when they end the turn (an idle was stored)."""
         body, offered = self.request_body(record, log)
         environment = await self._environment(record)
         cloud = ((environment.doc.get("config") or {}).get("type") if environment else "cloud") != "self_hosted"
@@ -251,12 +254,11 @@ class SessionRun:
                     await asyncio.gather(call, return_exceptions=True)
         if interrupted:
             await self.append(record, [failed_end(start_id)])
-            return
+            return False
         try:
             result = call.result()
         except model.ModelFailure as failure:
-            await self._failed(record, start_id, failure, attempt)
-            return
+            return await self._failed(record, start_id, failure, attempt)
         served = self.ctx.server_tools.handles
         done = assemble(result, previews.ids, offered, start_id, cloud=cloud, served=lambda n: served(n, cloud=cloud))
         if done.waiting and not done.cloud_blocked and not done.server_calls:
@@ -279,6 +281,7 @@ class SessionRun:
         await self.append(record, done.events, usage=result.usage)
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)
+        return bool(done.events[-1]["type"] == "session.status_idle")
 
     async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
         """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or
@@ -301,12 +304,14 @@ class SessionRun:
                 return True
         return False
 
-    async def _failed(self, record: Record, start_id: str, failure: model.ModelFailure, attempt: int) -> None:
+    async def _failed(self, record: Record, start_id: str, failure: model.ModelFailure, attempt: int) -> bool:
+        """Store a failed request's end and what follows; True when that ends the turn (no retry left)."""
         logger.warning("session %s: model request failed: %s %s", self.session_id, failure.status, failure.error_type)
         extra = {"_retry_after": failure.retry_after} if failure.retry_after is not None else {}
         end = failed_end(start_id, **extra)
         if failure.retryable and attempt < self.ctx.config.max_model_retries:
             await self.append(record, [end, _error(failure, "retrying"), {"type": "session.status_rescheduled"}])
-        else:
-            idle = transcript.idle("retries_exhausted")
-            await self.append(record, [end, _error(failure, "exhausted" if failure.retryable else "terminal"), idle])
+            return False
+        idle = transcript.idle("retries_exhausted")
+        await self.append(record, [end, _error(failure, "exhausted" if failure.retryable else "terminal"), idle])
+        return True

@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import Conflict, InvalidRequest
 from gateway.runtime import transcript
@@ -96,10 +98,15 @@ def check(log: transcript.Log, events: Sequence[Mapping[str, Any]]) -> None:
 
 
 async def accept(
-    store: Store, workspace: str, session_id: str, body: Mapping[str, Any], limit: int
+    store: Store,
+    workspace: str,
+    session_id: str,
+    body: Mapping[str, Any],
+    limit: int,
+    within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
 ) -> tuple[Record, dict[str, Any]]:
-    """Check and store the events of ``POST /v1/sessions/{id}/events``; returns the session (as read before the
-    events were stored) and the stored page."""
+    """Check and store the events of ``POST /v1/sessions/{id}/events`` (``within``: one more step of the transaction
+    that stores them); returns the session (as read before the events were stored) and the stored page."""
     record = await sessions.KIND.get(store, workspace, session_id)
     if record.archived_at is not None:
         raise Conflict(f"session {session_id!r} is archived and accepts no events")
@@ -110,4 +117,7 @@ async def accept(
         check(transcript.read(docs), events)
         terminated = {str(t.get("id")) for t in record.doc.get("_threads") or [] if t.get("status") == "terminated"}
         route(docs, events, terminated)
-    return record, await sessions.send_events(store, workspace, session_id, {**body, "events": events})
+    page = await sessions.send_events(
+        store, workspace, session_id, {**body, "events": events}, current=record, within=within
+    )
+    return record, page

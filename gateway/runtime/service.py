@@ -51,8 +51,11 @@ class Runtime:
         self._background: set[asyncio.Task[None]] = set()
 
     # --- running ------------------------------------------------------------------------------------------------
-    async def kick(self, workspace: str, session_id: str) -> None:
-        await session_runs.want(self.store.engine, workspace, session_id)
+    async def kick(self, workspace: str, session_id: str, *, wanted: bool = False) -> None:
+        """Run the session (here, unless another process holds its lease); ``wanted``: the caller already recorded
+        the wish (:func:`session_runs.want_within`) in the transaction that stored the events."""
+        if not wanted:
+            await session_runs.want(self.store.engine, workspace, session_id)
         if self.config.run_sessions:
             self._spawn(session_id)
 
@@ -172,10 +175,12 @@ class Runtime:
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/sessions/{id}/events``: check, store, and run the session."""
-        record, stored = await inbox.accept(self.store, workspace, session_id, body, self.config.max_tool_result_bytes)
+        want = session_runs.want_within(workspace, session_id)
+        limit = self.config.max_tool_result_bytes
+        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=want)
         if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
             await self._need_worker(workspace, record)
-        await self.kick(workspace, session_id)
+        await self.kick(workspace, session_id, wanted=True)
         return stored
 
     async def closed(self, workspace: str, session: Record, *, deleted: bool) -> None:

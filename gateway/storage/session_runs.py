@@ -10,13 +10,14 @@ has passed, :func:`due` lists the session and another process takes it over."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.storage.store import utcnow
 from gateway.storage.tables import session_runs as runs
@@ -40,14 +41,23 @@ def _upsert(engine: AsyncEngine) -> Any:
 
 async def want(engine: AsyncEngine, workspace: str, session_id: str) -> None:
     """Record that ``session_id`` needs a turn (one statement: the row is created or its ``wanted`` bumped)."""
-    insert = _upsert(engine)(runs).values(
-        session_id=session_id, workspace=workspace, wanted=1, done=0, updated_at=utcnow()
-    )
-    bump = insert.on_conflict_do_update(
-        index_elements=[runs.c.session_id], set_={"wanted": runs.c.wanted + 1, "updated_at": utcnow()}
-    )
     async with engine.begin() as conn:
+        await want_within(workspace, session_id)(conn)
+
+
+def want_within(workspace: str, session_id: str) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """:func:`want` as a step of another transaction (the one that stores the events that need the turn)."""
+
+    async def apply(conn: AsyncConnection) -> None:
+        insert = _upsert(conn.engine)(runs).values(
+            session_id=session_id, workspace=workspace, wanted=1, done=0, updated_at=utcnow()
+        )
+        bump = insert.on_conflict_do_update(
+            index_elements=[runs.c.session_id], set_={"wanted": runs.c.wanted + 1, "updated_at": utcnow()}
+        )
         await conn.execute(bump)
+
+    return apply
 
 
 async def acquire(engine: AsyncEngine, session_id: str, owner: str, ttl: float) -> Lease | None:

@@ -693,8 +693,19 @@ def progress_within(
 
 
 # --- events -------------------------------------------------------------------------------------------------------
-async def send_events(store: Store, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    current = await KIND.get_live(store, workspace, session_id)
+async def send_events(
+    store: Store,
+    workspace: str,
+    session_id: str,
+    body: Mapping[str, Any],
+    *,
+    current: Record | None = None,
+    within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Store a client's events. ``current``: the live session as the caller just read it (saves a read);
+    ``within``: one more step of the transaction that stores the events (the runtime records its wish to run)."""
+    if current is None:
+        current = await KIND.get_live(store, workspace, session_id)
     docs = [_event_doc(e) for e in body.get("events") or []]
     primary = current.doc["_thread"]["id"]
     for doc in docs:
@@ -709,7 +720,7 @@ async def send_events(store: Store, workspace: str, session_id: str, body: Mappi
 
         await KIND.update(store, workspace, session_id, change)
     log = EventLog(store, workspace)
-    stored = await log.append(session_id, docs, thread_id=primary)
+    stored = await log.append(session_id, docs, thread_id=primary, within=within)
     if await store.get(workspace, KIND.type, session_id) is None:  # deleted meanwhile: leave no orphan events
         await log.delete_stream(session_id)
         raise KIND.not_found(session_id)

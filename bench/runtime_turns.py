@@ -40,6 +40,8 @@ from bench.fakes import AnthropicFake, Behavior, Text
 KEY = "sk-bench-runtime-0123456789"
 PG_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 POLL = 0.25
+#: below the gateway's keep-alive timeout (5 s), so a pooled connection is never reused as the server closes it
+KEEPALIVE = 4.0
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "managed-agents-2026-04-01"}
 
 
@@ -141,7 +143,7 @@ def gaps(logs: list[list[dict[str, Any]]]) -> list[str]:
 
 async def turns(url: str, sequential: int) -> tuple[list[float], list[list[dict[str, Any]]]]:
     async with httpx.AsyncClient(
-        base_url=url, headers=HEADERS, timeout=60, limits=httpx.Limits(max_connections=32)
+        base_url=url, headers=HEADERS, timeout=60, limits=httpx.Limits(max_connections=32, keepalive_expiry=KEEPALIVE)
     ) as c:
         env = (await c.post("/v1/environments", json={"name": f"bench-{time.time_ns()}"})).json()["id"]
         agent = (await c.post("/v1/agents", json={"name": "bench", "model": "claude-haiku-5-5"})).json()["id"]
@@ -211,7 +213,7 @@ def main() -> None:
 
 async def _run_concurrent(url: str, n: int, latency: float) -> tuple[float, int]:
     async with httpx.AsyncClient(
-        base_url=url, headers=HEADERS, timeout=120, limits=httpx.Limits(max_connections=64)
+        base_url=url, headers=HEADERS, timeout=120, limits=httpx.Limits(max_connections=64, keepalive_expiry=KEEPALIVE)
     ) as c:
         env = (await c.post("/v1/environments", json={"name": f"bench-c-{time.time_ns()}"})).json()["id"]
         agent = (await c.post("/v1/agents", json={"name": "bench", "model": "claude-haiku-5-5"})).json()["id"]

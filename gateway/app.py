@@ -40,7 +40,7 @@ from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.proxy.accounting import AccountingMiddleware
 from gateway.proxy.websocket import voice_relay
 from gateway.settings import Settings
-from gateway.spec import AllowIndex, load_spec, routing_order
+from gateway.spec import AllowIndex, install_fast_spec_validation, load_spec, routing_order
 from gateway.spec_document import SpecDocumentMiddleware
 from gateway.validation import GatewayResponseValidationMiddleware, precompile_bodies, validator_map
 
@@ -112,6 +112,7 @@ class _ByScopeType:
 def create_app(settings: Settings) -> ASGIApp:
     """Build the gateway ASGI application for ``settings``."""
     doc = spec_document(settings)
+    install_fast_spec_validation()
     handlers = ErrorHandlers(AllowIndex.from_spec(doc))
     api = connexion.AsyncApp(__name__, middlewares=_connexion_middlewares(handlers))
     # The parsed document rather than the path: connexion would re-read a multi-megabyte file with the pure-Python

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import DEFAULT_SPEC_PATH, Settings
 from gateway.spec import load_spec
+from tests.core.conftest import MINI_SPEC, mini_settings
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,42 @@ def test_the_messages_body_validators_are_compiled_with_the_app() -> None:
     assert len(validation._COMPILED) == 2
     schemas = [schema for schema, _ in validation._COMPILED.values()]
     assert all("messages" in schema["properties"] and "components" in schema for schema in schemas)
+
+
+def test_a_spec_that_breaks_the_openapi_schema_is_refused_with_connexions_message(tmp_path: Path) -> None:
+    from connexion.exceptions import InvalidSpecification
+
+    broken = dict(load_spec(MINI_SPEC))
+    broken["paths"] = {"/x": {"get": {"responses": "nope"}}}
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    with pytest.raises(InvalidSpecification, match="nope"):
+        create_app(mini_settings(spec_path=path))
+
+
+def test_the_parsed_spec_is_cached_as_json_and_reads_back_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway import spec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source = tmp_path / "spec.yaml"
+    source.write_bytes(MINI_SPEC.read_bytes())
+    first = spec._parsed(source.read_bytes(), str(source))
+    cached = list((tmp_path / "cache" / "litellm-gateway").glob("spec-*.json"))
+    assert len(cached) == 1
+    assert orjson.loads(cached[0].read_bytes()) == first == yaml.safe_load(MINI_SPEC.read_bytes())
+    cached[0].write_bytes(orjson.dumps({**first, "x-read-from": "cache"}))  # proves the second read uses it
+    assert spec._parsed(source.read_bytes(), str(source))["x-read-from"] == "cache"
+    cached[0].write_bytes(b"{not json")  # a damaged cache is skipped, not fatal
+    assert spec._parsed(source.read_bytes(), str(source)) == first
+
+
+def test_a_spec_with_yaml_only_types_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import spec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = MINI_SPEC.read_bytes() + b"\nx-released: 2026-12-05\n"  # a YAML date: JSON would make it a string
+    doc = spec._parsed(data, "inline")
+    assert str(doc["x-released"]) == "2026-12-05" and not isinstance(doc["x-released"], str)
+    assert not list((tmp_path / "cache").rglob("spec-*.json"))

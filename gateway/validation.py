@@ -377,6 +377,7 @@ def _with_content_length(scope: Scope, size: int) -> Scope:
 
 
 _PLAIN_STRING = {"type": "string"}
+_BOOLEAN = {"type": "boolean"}
 
 
 class GatewayParameterValidator(ParameterValidator):  # type: ignore[misc]
@@ -386,9 +387,11 @@ class GatewayParameterValidator(ParameterValidator):  # type: ignore[misc]
     def validate_parameter(
         parameter_type: str, value: Any, param: Mapping[str, Any], param_name: str | None = None
     ) -> str | None:
-        if isinstance(value, str) and param.get("schema") == _PLAIN_STRING:
-            # the common case (anthropic-version, anthropic-beta, ids): nothing to check, and connexion's stock path
-            # deep-copies the parameter and builds a python-jsonschema validator per value (bench/native_hop.py)
+        schema = param.get("schema")
+        if (isinstance(value, str) and schema == _PLAIN_STRING) or (isinstance(value, bool) and schema == _BOOLEAN):
+            # the common cases (anthropic-version, anthropic-beta, ids; Claude Code's ``?beta=true``, already coerced
+            # to a bool): nothing to check, and connexion's stock path deep-copies the parameter and builds a
+            # python-jsonschema validator per value (bench/native_hop.py)
             return None
         error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         if not error:

@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.runtime import files
 from gateway.runtime.executor import Completed, Executor, Network
+from gateway.runtime.packages import Packages, PackagesUnavailable
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 
 NAMES = ("bash", "read", "write", "edit", "glob", "grep")
@@ -51,8 +52,9 @@ def render(done: Completed, timeout_s: float) -> Outcome:
 
 
 class CloudTools:
-    def __init__(self, executor: Executor, timeout_s: float) -> None:
+    def __init__(self, executor: Executor, timeout_s: float, packages_root: Path) -> None:
         self.executor, self.timeout_s = executor, timeout_s
+        self.packages = Packages(executor, packages_root)
 
     def register(self, registry: ServerTools) -> None:
         tools: dict[str, Tool] = {
@@ -78,8 +80,13 @@ class CloudTools:
         return files.host_path(root, visible, value)
 
     async def _run(self, call: ServerCall, command: str, timeout_s: float) -> Completed:
-        network = network_of(call.environment.doc if call.environment is not None else None)
-        return await self.executor.run(call.session.id, command, network=network, timeout_s=timeout_s)
+        environment = call.environment.doc if call.environment is not None else None
+        environment_id = call.environment.id if call.environment is not None else ""
+        packages = await self.packages.ensure(environment_id, environment)
+        network = network_of(environment)
+        return await self.executor.run(
+            call.session.id, command, network=network, timeout_s=timeout_s, packages=packages
+        )
 
     # --- the tools ----------------------------------------------------------------------------------------------
     async def bash(self, call: ServerCall) -> Outcome:
@@ -183,7 +190,7 @@ class _Guarded:
     async def __call__(self, call: ServerCall) -> Outcome:
         try:
             return await self.tool(call)
-        except files.PathRefused as refused:
+        except (files.PathRefused, PackagesUnavailable) as refused:
             return Outcome.text(f"{self.name}: {refused}", is_error=True)
         except UnicodeDecodeError:
             return Outcome.text(f"{self.name}: {call.input.get('file_path')}: not valid UTF-8 text", is_error=True)

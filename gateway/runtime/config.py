@@ -80,7 +80,7 @@ def _workdir(value: Any) -> str:
 
 
 def _networks(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):  # the settings' raw sections hold read-only tuples
         raise RuntimeConfigError("runtime.egress_allowed_networks: must be a list of CIDRs")
     out = []
     for item in value:

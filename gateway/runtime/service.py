@@ -26,7 +26,7 @@ from gateway.runtime import inbox, tools, transcript
 from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, SessionRun
-from gateway.runtime.executor import Executor, make_executor
+from gateway.runtime.executor import Executor, make_executor, workdir_of
 from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
 from gateway.runtime.threads import Spawner
@@ -234,7 +234,8 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         logger.warning("%s", problem)
     if executor is not None:
         runtime.executor = executor
-        CloudTools(executor, runtime.config.tool_timeout_s).register(runtime.server_tools)
+        packages = workdir_of(runtime.config) / ".packages"
+        CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
     sweeper = asyncio.create_task(
         runtime._sweeper() if runtime.config.run_sessions else asyncio.sleep(0), name="runtime sweeper"

@@ -5,8 +5,14 @@ result in its next request."""
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import http.server
 import subprocess
+import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +42,7 @@ def _gateway(storage: dict[str, Any], tmp: Path, runtime: dict[str, Any]) -> Ite
 
 @pytest.fixture
 def cloud_gateway(sqlite: dict[str, Any], tmp_path: Path) -> Iterator[Gateway]:
-    yield from _gateway(sqlite, tmp_path, {"tool_timeout_s": 20, "max_output_bytes": 2000})
+    yield from _gateway(sqlite, tmp_path, {"tool_timeout_s": 20, "max_output_bytes": 2000, "sandbox_file_mb": 64})
 
 
 @pytest.fixture
@@ -187,3 +193,126 @@ def test_without_an_executor_a_builtin_call_ends_the_turn_naming_the_setting(no_
     error = next(e for e in events if e.type == "session.error")
     assert "runtime.cloud_executor" in error.error.message
     assert not _results(gw, session_id)
+
+
+def test_limits_stop_a_fork_bomb_and_a_huge_write_and_the_gateway_keeps_answering(cloud_gateway: Gateway) -> None:
+    gw = cloud_gateway
+    session_id = _session(gw, [TOOLSET])
+    bomb = "bomb() { bomb | bomb & }; bomb; sleep 3; echo survived"
+    gw.fake.script(
+        Behavior(content=[ToolUse("bash", {"command": bomb, "timeout_ms": 6000})]),
+        Behavior(content=[ToolUse("bash", {"command": "head -c 10G /dev/zero > big; ls -l big"})]),
+        Behavior(content=[Text("done")]),
+    )
+    _say(gw, session_id, "misbehave")
+    started = time.monotonic()
+    while time.monotonic() - started < 3:  # the gateway answers while the bomb runs
+        assert gw.sdk.beta.sessions.retrieve(session_id).id == session_id
+        time.sleep(0.2)
+    gw.idle(session_id, timeout=60)
+    (_, _, bombed), (_, big_error, big) = _results(gw, session_id)
+    assert "Resource temporarily unavailable" in bombed or "timed out" in bombed
+    assert big_error is False and "File size limit exceeded" in big
+    assert (gw.tmp / "sessions" / session_id / "files" / "big").stat().st_size <= 64 * 1024 * 1024
+    assert gw.proc.poll() is None  # the gateway process lives on
+    _all_consumed(gw, 3)
+
+
+def test_two_sessions_run_tools_at_the_same_time_each_in_its_own_directory(cloud_gateway: Gateway) -> None:
+    gw = cloud_gateway
+    first, second = _session(gw, [TOOLSET]), _session(gw, [TOOLSET])
+    # each call sleeps 2 s: run one after the other, the two turns would take 4 s or more
+    command = "sleep 2; echo {name} > mine.txt; ls"
+    gw.fake.script(
+        Behavior(content=[ToolUse("bash", {"command": command.format(name="first")})]),
+        Behavior(content=[ToolUse("bash", {"command": command.format(name="second")})]),
+        Behavior(content=[Text("done")]),
+        Behavior(content=[Text("done")]),
+    )
+    started = time.monotonic()
+    _say(gw, first, "go")
+    _say(gw, second, "go")
+    gw.idle(first, timeout=30)
+    gw.idle(second, timeout=30)
+    elapsed = time.monotonic() - started
+    assert _results(gw, first)[0][2] == "mine.txt\n" and _results(gw, second)[0][2] == "mine.txt\n"
+    contents = {(gw.tmp / "sessions" / s / "files" / "mine.txt").read_text() for s in (first, second)}
+    assert contents == {"first\n", "second\n"}
+    assert elapsed < 4, elapsed
+
+
+def _wheel(directory: Path) -> str:
+    """A one-module wheel (``gwtiny``, ``VALUE = 42``) written to ``directory``; returns its file name."""
+    name = "gwtiny-1.0-py3-none-any.whl"
+    files = {
+        "gwtiny/__init__.py": b"VALUE = 42\n",
+        "gwtiny-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: gwtiny\nVersion: 1.0\n",
+        "gwtiny-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append("gwtiny-1.0.dist-info/RECORD,,")
+    with zipfile.ZipFile(directory / name, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+        archive.writestr("gwtiny-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return name
+
+
+@pytest.fixture
+def wheel_server(tmp_path: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving one wheel; yields its URL."""
+    served = tmp_path / "wheels"
+    served.mkdir()
+    name = _wheel(served)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    server.shutdown()
+
+
+@pytest.fixture
+def egress_gateway(sqlite: dict[str, Any], tmp_path: Path) -> Iterator[Gateway]:
+    yield from _gateway(sqlite, tmp_path, {"egress_allowed_networks": ["127.0.0.0/8"]})
+
+
+def test_pip_packages_are_installed_once_per_environment_when_networking_allows(
+    egress_gateway: Gateway, wheel_server: str
+) -> None:
+    gw = egress_gateway
+    pip = {"type": "packages", "pip": [f"gwtiny @ {wheel_server}"]}
+    allowed = {"type": "limited", "allowed_hosts": ["127.0.0.1"], "allow_package_managers": True}
+    config: dict[str, Any] = {"type": "cloud", "networking": allowed, "packages": pip}
+    env = gw.sdk.beta.environments.create(name="with-packages", config=config)  # type: ignore[arg-type]
+    agent = gw.sdk.beta.agents.create(name="coder", model="claude-haiku-5-5", tools=[TOOLSET])  # type: ignore[list-item]
+    sessions = [gw.sdk.beta.sessions.create(agent=agent.id, environment_id=env.id).id for _ in range(2)]
+    probe = {"command": "python3 -c 'import gwtiny; print(gwtiny.VALUE)'"}
+    gw.fake.script(
+        Behavior(content=[ToolUse("bash", probe)]),
+        Behavior(content=[Text("done")]),
+    )
+    _say(gw, sessions[0], "use the package")
+    gw.idle(sessions[0], timeout=120)
+    assert _results(gw, sessions[0]) == [("bash", False, "42\n")]
+    installed = list((gw.tmp / "sessions" / ".packages").iterdir())
+    assert len(installed) == 1 and installed[0].name.startswith(env.id)
+    stamp = (installed[0] / ".installed").stat().st_mtime
+    gw.fake.script(Behavior(content=[ToolUse("bash", probe)]), Behavior(content=[Text("done")]))
+    _say(gw, sessions[1], "use it again")
+    gw.idle(sessions[1], timeout=60)
+    assert _results(gw, sessions[1]) == [("bash", False, "42\n")]
+    assert (installed[0] / ".installed").stat().st_mtime == stamp  # the second session reused the install
+
+    # without allow_package_managers the packages cannot be installed: the model reads why
+    closed = {"type": "limited", "allowed_hosts": ["127.0.0.1"]}
+    config = {"type": "cloud", "networking": closed, "packages": pip}
+    env = gw.sdk.beta.environments.create(name="no-managers", config=config)  # type: ignore[arg-type]
+    session_id = gw.sdk.beta.sessions.create(agent=agent.id, environment_id=env.id).id
+    gw.fake.script(Behavior(content=[ToolUse("bash", probe)]), Behavior(content=[Text("done")]))
+    _say(gw, session_id, "try")
+    gw.idle(session_id, timeout=60)
+    [(_name, is_error, text)] = _results(gw, session_id)
+    assert is_error and "allow_package_managers" in text

@@ -71,6 +71,8 @@ async def test_only_the_session_directory_is_writable(sandbox: SandboxExecutor, 
     secret.write_text("do not read")
     code, out = await _sh(sandbox, "echo kept > mine.txt && cat mine.txt")
     assert (code, out) == (0, "kept\n")
+    code, out = await _sh(sandbox, "echo scratch > /tmp/s && cat /tmp/s")  # a private /tmp for the call
+    assert (code, out) == (0, "scratch\n")
     for target in ("/usr/gw-x", "/etc/gw-x", str(tmp_path / "gw-x")):
         code, out = await _sh(sandbox, f"echo x > {target}")
         assert code != 0 and not await asyncio.to_thread(os.path.exists, target), out

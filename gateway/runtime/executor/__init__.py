@@ -30,6 +30,15 @@ def limits_of(config: RuntimeConfig) -> Limits:
     )
 
 
+def check(config: RuntimeConfig, *, local_mode: bool) -> None:
+    """Refuse ``process`` outside local mode unless ``allow_process_executor`` (called by ``serve`` at start-up)."""
+    if config.cloud_executor == "process" and not (local_mode or config.allow_process_executor):
+        raise RuntimeConfigError(
+            "runtime.cloud_executor: process runs commands unsandboxed as the gateway's user; it is allowed in "
+            "local mode (no gateway api_keys) or with runtime.allow_process_executor: true"
+        )
+
+
 def make_executor(config: RuntimeConfig, *, local_mode: bool) -> tuple[Executor | None, str | None]:
     """The configured executor, or None with the reason to warn about (``none`` configured: no reason).
 
@@ -40,11 +49,7 @@ def make_executor(config: RuntimeConfig, *, local_mode: bool) -> tuple[Executor 
         return None, None
     workdir = workdir_of(config)
     if config.cloud_executor == "process":
-        if not (local_mode or config.allow_process_executor):
-            raise RuntimeConfigError(
-                "runtime.cloud_executor: process runs commands unsandboxed as the gateway's user; it is allowed in "
-                "local mode (no gateway api_keys) or with runtime.allow_process_executor: true"
-            )
+        check(config, local_mode=local_mode)
         workdir.mkdir(parents=True, exist_ok=True)
         return ProcessExecutor(workdir, limits_of(config)), None
     problem = probe()

@@ -67,8 +67,15 @@ class Executor(Protocol):
         """Give a file the gateway wrote in :meth:`files` to the user the session's commands run as."""
         ...
 
-    async def run(self, session_id: str, command: str, *, network: Network, timeout_s: float) -> Completed:
-        """Run ``command`` with bash in the session's working directory (state kept per session, see shell.py)."""
+    async def run(
+        self, session_id: str, command: str, *, network: Network, timeout_s: float, packages: Path | None = None
+    ) -> Completed:
+        """Run ``command`` with bash in the session's working directory (state kept per session, see shell.py);
+        ``packages``: an environment's package directory made by :meth:`install`, on the command's paths."""
+        ...
+
+    async def install(self, directory: Path, command: str, *, network: Network, timeout_s: float) -> Completed:
+        """Run ``command`` (an install) with ``directory`` (which exists) writable at ``$GW_PACKAGES``."""
         ...
 
     async def reset(self, session_id: str) -> None:
@@ -82,6 +89,15 @@ class Executor(Protocol):
     async def close(self) -> None:
         """Stop what the executor runs for all sessions (the gateway shuts down); files stay."""
         ...
+
+
+def package_env(root: str) -> dict[str, str]:
+    """Where commands find an environment's packages installed under ``root`` (pip ``--target``, npm ``--prefix``)."""
+    return {
+        "PYTHONPATH": f"{root}/python",
+        "NODE_PATH": f"{root}/node/node_modules",
+        "GW_PATH_PREFIX": f"{root}/python/bin:{root}/node/node_modules/.bin",
+    }
 
 
 def session_dir(workdir: Path, session_id: str) -> Path:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.runtime.executor import shell, spawn
-from gateway.runtime.executor.base import Completed, Limits, Network, remove, session_dir
+from gateway.runtime.executor.base import Completed, Limits, Network, package_env, remove, session_dir
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -32,16 +32,27 @@ class ProcessExecutor:
     def own(self, path: Path) -> None:
         return None  # the gateway's user runs the commands
 
-    async def run(self, session_id: str, command: str, *, network: Network, timeout_s: float) -> Completed:
+    async def run(
+        self, session_id: str, command: str, *, network: Network, timeout_s: float, packages: Path | None = None
+    ) -> Completed:
         root = self.files(session_id)
         state = root.parent / "shell"
         shell.prepare(state, command)
         env = {"PATH": PATH, "HOME": str(root), "LANG": "C.UTF-8", "TERM": "dumb"}
+        if packages is not None:
+            env |= package_env(str(packages))
         limits = replace(self.limits, timeout_s=timeout_s)
         argv = ["/bin/bash", "--noprofile", "--norc", "-c", shell.script(str(state), str(root))]
         # RLIMIT_NPROC counts all of the gateway user's processes here, so it is not set (see the README)
         preexec = spawn.rlimits(limits, processes=False)
         return await spawn.run(argv, cwd=str(root), env=env, limits=limits, timeout_s=timeout_s, preexec=preexec)
+
+    async def install(self, directory: Path, command: str, *, network: Network, timeout_s: float) -> Completed:
+        env = {"PATH": PATH, "HOME": str(directory), "LANG": "C.UTF-8", "GW_PACKAGES": str(directory)}
+        limits = replace(self.limits, timeout_s=timeout_s)
+        argv = ["/bin/bash", "--noprofile", "--norc", "-c", command]
+        preexec = spawn.rlimits(limits, processes=False)
+        return await spawn.run(argv, cwd=str(directory), env=env, limits=limits, timeout_s=timeout_s, preexec=preexec)
 
     async def reset(self, session_id: str) -> None:
         shell.reset(session_dir(self.workdir, session_id) / "shell")

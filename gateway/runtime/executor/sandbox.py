@@ -29,9 +29,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.runtime.executor import egress, shell, spawn
-from gateway.runtime.executor.base import Completed, Limits, Network, remove, session_dir
+from gateway.runtime.executor.base import Completed, Limits, Network, package_env, remove, session_dir
 
 ROOT = "/workspace"
+#: an environment's installed packages (read-only in sessions, see gateway/runtime/packages.py)
+PACKAGES = "/opt/gw-packages"
 STATE = "/run/gw-shell"
 #: where the sandbox finds the egress proxy's Unix socket (bound read-only)
 EGRESS_SOCKET = "/run/gw-egress.sock"
@@ -105,12 +107,43 @@ class SandboxExecutor:
             os.chown(path, *owner, follow_symlinks=False)
 
     # --- one call -----------------------------------------------------------------------------------------------
-    async def run(self, session_id: str, command: str, *, network: Network, timeout_s: float) -> Completed:
+    async def run(
+        self, session_id: str, command: str, *, network: Network, timeout_s: float, packages: Path | None = None
+    ) -> Completed:
         files = self.files(session_id)
         state = files.parent / "shell"
         shell.prepare(state, command)
         self.own(state / shell.COMMAND)
-        env = {"PATH": PATH, "HOME": ROOT, "LANG": "C.UTF-8", "TERM": "dumb"}
+        binds = ["--bind", str(files), ROOT, "--bind", str(state), STATE]
+        env = {"HOME": ROOT}
+        if packages is not None:
+            binds += ["--ro-bind", str(packages), PACKAGES]
+            env |= package_env(PACKAGES)
+        program = shell.script(STATE, ROOT)
+        return await self._call(session_id, binds, ROOT, program, env, network, timeout_s, self.uid(session_id))
+
+    async def install(self, directory: Path, command: str, *, network: Network, timeout_s: float) -> Completed:
+        """Run ``command`` with ``directory`` writable at ``$GW_PACKAGES`` (an environment's package cache)."""
+        key = directory.name
+        uid = None if not self.as_root else UID_BASE + UID_RANGE + zlib.crc32(key.encode()) % UID_RANGE
+        if uid is not None:
+            os.chown(directory, uid, uid)
+        binds = ["--bind", str(directory), PACKAGES]
+        env = {"HOME": "/tmp", "GW_PACKAGES": PACKAGES}
+        return await self._call(key, binds, PACKAGES, command, env, network, timeout_s, uid)
+
+    async def _call(
+        self,
+        key: str,
+        binds: list[str],
+        chdir: str,
+        program: str,
+        extra_env: dict[str, str],
+        network: Network,
+        timeout_s: float,
+        uid: int | None,
+    ) -> Completed:
+        env = {"PATH": PATH, "LANG": "C.UTF-8", "TERM": "dumb", **extra_env}
         args = [self.binary, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         args += ["--die-with-parent", "--new-session"]
         if not self.as_root:
@@ -119,18 +152,16 @@ class SandboxExecutor:
         if not (network.mode == "unrestricted" and self.host_network):
             args.append("--unshare-net")
         args += _system()
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
-        args += ["--bind", str(files), ROOT, "--bind", str(state), STATE, "--chdir", ROOT]
-        program = shell.script(STATE, ROOT)
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+        args += ["--perms", "0755", "--dir", "/opt", *binds, "--chdir", chdir]
         if proxied:
             hosts = network.allowed_hosts if network.mode == "limited" else (egress.ANY_HOST,)
-            socket_path = await self._proxy(session_id, hosts)
+            socket_path = await self._proxy(key, hosts, uid)
             args += ["--ro-bind", str(socket_path), EGRESS_SOCKET]
             proxy = f"http://127.0.0.1:{egress.PORT}"
             env |= {"GW_EGRESS_SOCKET": EGRESS_SOCKET, "GW_FORWARDER": egress.FORWARDER}
             env |= {name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
             program = _FORWARD + program
-        uid = self.uid(session_id)
         if uid is not None:
             args += ["--", "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             args += ["--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
@@ -141,7 +172,10 @@ class SandboxExecutor:
         preexec = spawn.rlimits(limits, processes=self.as_root)
         return await spawn.run(args, cwd="/", env=env, limits=limits, timeout_s=timeout_s, preexec=preexec)
 
-    async def _proxy(self, session_id: str, hosts: tuple[str, ...]) -> Path:
+    async def _proxy(self, key: str, hosts: tuple[str, ...], uid: int | None) -> Path:
+        """The egress proxy of ``key`` (a session, or a package install), started on first use; its socket belongs
+        to ``uid`` (the user the call runs as)."""
+        session_id = key
         self.hosts[session_id] = hosts
         proxy = self.proxies.get(session_id)
         if proxy is None:
@@ -150,7 +184,7 @@ class SandboxExecutor:
                 os.chmod(self.sockets, 0o711)
             path = self.sockets / f"{session_dir(Path(), session_id)}.sock"
             proxy = egress.EgressProxy(path, lambda: self.hosts.get(session_id, ()), self.networks)
-            await proxy.start(self._owner(session_id))
+            await proxy.start(None if uid is None else (uid, uid))
             self.proxies[session_id] = proxy
         return proxy.path
 

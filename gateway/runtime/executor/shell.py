@@ -13,6 +13,7 @@ SCRIPT = """\
 __gw_state={state}
 __gw_save() {{ pwd > "$__gw_state/cwd"; export -p > "$__gw_state/env"; }}
 if [ -f "$__gw_state/env" ]; then . "$__gw_state/env"; fi
+case ":$PATH:" in *":${{GW_PATH_PREFIX:-}}:"*) ;; *) PATH="${{GW_PATH_PREFIX:+$GW_PATH_PREFIX:}}$PATH";; esac
 if [ -f "$__gw_state/cwd" ]; then cd "$(cat "$__gw_state/cwd")" 2>/dev/null || cd {root}; fi
 trap __gw_save EXIT
 . "$__gw_state/{command}"

@@ -13,7 +13,7 @@ import asyncio
 import shlex
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gateway.runtime import files
@@ -22,6 +22,18 @@ from gateway.runtime.packages import Packages, PackagesUnavailable
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 
 NAMES = ("bash", "read", "write", "edit", "glob", "grep")
+#: the glob tool's program: matches newest first, as absolute paths; in a subshell, so the session's shell state
+#: (directory, variables) is not touched
+GLOB = """(
+cd -- {where} || exit 2
+shopt -s globstar nullglob dotglob
+IFS=
+__gw_pattern={pattern}
+__gw_matches=( $__gw_pattern )
+[ ${{#__gw_matches[@]}} -eq 0 ] && exit 1
+__gw_matches=( "${{__gw_matches[@]:0:{limit}}}" )
+ls -1dt -- "${{__gw_matches[@]/#/$PWD/}}"
+)"""
 Tool = Callable[[ServerCall], Coroutine[Any, Any, Outcome]]
 
 
@@ -151,13 +163,18 @@ class CloudTools:
         pattern = call.input.get("pattern")
         if not isinstance(pattern, str) or not pattern:
             return Outcome.text("glob: pattern is required", is_error=True)
+        if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
+            return Outcome.text("glob: the pattern must be relative and without '..' (use path)", is_error=True)
         root, visible = self._root(call)
-        base = self._path(call, "path", visible) if call.input.get("path") else root.resolve()
-        matches = await asyncio.to_thread(files.glob, root, base, pattern)
-        if not matches:
+        where = files.visible_path(root, visible, self._path(call, "path")) if call.input.get("path") else visible
+        # expanded by bash in the sandbox (globstar: ``**`` does not follow symlinks), never executed
+        command = GLOB.format(where=shlex.quote(where), pattern=shlex.quote(pattern), limit=files.GLOB_LIMIT)
+        done = await self.executor.run(call.session.id, command, network=Network(), timeout_s=self.timeout_s)
+        if done.exit_code == 1 and not done.output:
             return Outcome.text("no matches")
-        matches.sort(key=_mtime, reverse=True)
-        return Outcome.text("\n".join(files.visible_path(root, visible, m) for m in matches))
+        if done.exit_code == 0 and not done.cut:
+            return Outcome.text(done.output.decode("utf-8", errors="replace").rstrip("\n"))
+        return render(done, self.timeout_s)
 
     async def grep(self, call: ServerCall) -> Outcome:
         pattern = call.input.get("pattern")
@@ -171,13 +188,6 @@ class CloudTools:
         if done.exit_code == 1 and not done.output:
             return Outcome.text("no matches")
         return render(done, self.timeout_s)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,19 +72,3 @@ def make_parents(path: Path, root: Path) -> list[Path]:
             parent.mkdir()
             made.append(parent)
     return made
-
-
-def glob(root: Path, base: Path, pattern: str) -> list[Path]:
-    if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
-        raise PathRefused("the pattern must be relative and without '..' (pass a path to search elsewhere)")
-    out = []
-    resolved_root = root.resolve()
-    for match in base.glob(pattern):
-        try:
-            if within(match.resolve(), resolved_root):
-                out.append(match)
-        except OSError:
-            continue
-        if len(out) >= GLOB_LIMIT:
-            break
-    return out

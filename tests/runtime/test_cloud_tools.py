@@ -316,3 +316,44 @@ def test_pip_packages_are_installed_once_per_environment_when_networking_allows(
     gw.idle(session_id, timeout=60)
     [(_name, is_error, text)] = _results(gw, session_id)
     assert is_error and "allow_package_managers" in text
+
+
+def test_symlinks_do_not_carry_the_file_tools_out_of_the_session_directory(cloud_gateway: Gateway) -> None:
+    gw = cloud_gateway
+    session_id = _session(gw, [TOOLSET])
+    outside = gw.tmp / "outside.txt"
+    outside.write_text("host file")
+    calls = [
+        ToolUse("bash", {"command": f"ln -s / hostroot; ln -s {outside} out.txt; ln -s {gw.tmp} tmpdir"}),
+        ToolUse("read", {"file_path": "out.txt"}),
+        ToolUse("write", {"file_path": "tmpdir/new.txt", "content": "x"}),
+        ToolUse("edit", {"file_path": "out.txt", "old_string": "host", "new_string": "model"}),
+        ToolUse("glob", {"pattern": "**/outside.txt"}),
+        ToolUse("grep", {"pattern": "host file"}),
+    ]
+    gw.fake.script(*[Behavior(content=[c]) for c in calls], Behavior(content=[Text("done")]))
+    _say(gw, session_id, "look around")
+    gw.idle(session_id, timeout=60)
+    results = _results(gw, session_id)
+    assert results[0] == ("bash", False, "(no output)")
+    outside_error = "is outside the working directory /workspace"
+    assert results[1][1] and outside_error in results[1][2]
+    assert results[2][1] and outside_error in results[2][2]
+    assert results[3][1] and outside_error in results[3][2]
+    assert results[4] == ("glob", False, "no matches")
+    assert results[5] == ("grep", False, "no matches")
+    assert outside.read_text() == "host file" and not (gw.tmp / "new.txt").exists()
+
+
+def test_an_interrupt_stops_a_running_command(cloud_gateway: Gateway) -> None:
+    gw = cloud_gateway
+    session_id = _session(gw, [TOOLSET])
+    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "sleep 349"})]))
+    _say(gw, session_id, "wait")
+    gw.wait_for(session_id, lambda events: any(e.type == "agent.tool_use" for e in events))
+    time.sleep(1)
+    gw.sdk.beta.sessions.events.send(session_id, events=[{"type": "user.interrupt"}])
+    gw.idle(session_id, timeout=15)
+    assert not _results(gw, session_id)  # abandoned with the turn
+    time.sleep(0.5)
+    assert "sleep 349" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

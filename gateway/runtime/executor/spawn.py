@@ -79,15 +79,22 @@ async def run(
         await asyncio.wait_for(proc.wait(), timeout=timeout_s)
     except TimeoutError:
         timed_out = True
+    except BaseException:  # cancelled: kill everything, then let the cancellation through
+        _kill(proc.pid)
+        reader.cancel()
+        raise
     finally:
         _kill(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
-        await proc.wait()
+        await asyncio.shield(proc.wait())
     dropped = 0
     try:
         dropped = await asyncio.wait_for(asyncio.shield(reader), timeout=DRAIN_S)
     except TimeoutError:
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
+        pass
+    finally:  # also when the call was cancelled (an interrupt): the reader must not outlive it
+        if not reader.done():
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
     return Completed(bytes(kept), None if timed_out else proc.returncode, dropped)

@@ -216,8 +216,9 @@ def serve(args: argparse.Namespace) -> int:
 
         parse_storage(settings.raw)  # likewise storage errors
         from gateway.runtime.config import parse_runtime
+        from gateway.runtime.executor import check as check_executor
 
-        parse_runtime(settings.raw)  # and runtime errors
+        check_executor(parse_runtime(settings.raw), local_mode=settings.local_mode)  # and runtime errors
         from gateway.limits import parse_limits
 
         limits = parse_limits(settings.raw)  # the server: section (connection, header and body limits)

@@ -20,7 +20,8 @@ from gateway.storage.store import new_id
 
 NO_EXECUTOR = (
     "the model called the built-in tool {name!r}, but this gateway does not execute built-in tools on cloud "
-    "environments; run the session on a self_hosted environment with a worker "
+    "environments (runtime.cloud_executor is none, or the sandbox could not start: see the gateway's start-up "
+    "log); set runtime.cloud_executor, or run the session on a self_hosted environment with a worker "
     "(client.beta.environments.work.worker) to execute them"
 )
 

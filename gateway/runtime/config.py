@@ -12,12 +12,25 @@ runtime:
   scheduler_tick_seconds: 15    # how often deployment schedules are checked (gateway/scheduler.py)
   run_sessions: true            # false: this process stores events and queues work but runs no turn; another
                                 # process on the same database (with run_sessions: true) picks the sessions up
+  # the built-in toolset on ``cloud`` environments (gateway/runtime/executor/, README "Cloud executor")
+  cloud_executor: sandbox       # sandbox (bubblewrap) | process (plain subprocess) | none (calls end the turn)
+  workdir: <data dir>/sessions  # one directory per session, kept until the session is deleted
+  tool_timeout_s: 120           # wall-clock limit of one tool call (bash's timeout_ms may only lower it)
+  max_output_bytes: 100000      # output of a call beyond this is cut, with a marker saying how much
+  sandbox_memory_mb: 2048       # address-space limit (RLIMIT_AS) of each process of a call
+  sandbox_file_mb: 1024         # largest file a call may write (RLIMIT_FSIZE)
+  sandbox_processes: 256        # processes of the session's sandbox user (RLIMIT_NPROC; see the README)
+  allow_process_executor: false # process is refused outside local mode unless this is true
+  sandbox_host_network: false   # true: ``unrestricted`` sandboxes share the host's network (loopback included);
+                                # false: they go through the egress proxy with every public host allowed
+  egress_allowed_networks: []   # CIDRs the egress proxy may reach although loopback/private/link-local
 ```
 Unknown keys are errors naming the key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -35,10 +48,54 @@ class RuntimeConfig:
     max_concurrent_turns: int = 1000
     scheduler_tick_seconds: float = 15.0
     run_sessions: bool = True
+    cloud_executor: str = "sandbox"
+    workdir: str = ""  # "" = <data dir>/sessions
+    tool_timeout_s: float = 120.0
+    max_output_bytes: int = 100_000
+    sandbox_memory_mb: int = 2048
+    sandbox_file_mb: int = 1024
+    sandbox_processes: int = 256
+    allow_process_executor: bool = False
+    sandbox_host_network: bool = False
+    egress_allowed_networks: tuple[str, ...] = ()
 
 
 class RuntimeConfigError(ConfigError):
     """A ``runtime:`` problem (the message names the key)."""
+
+
+EXECUTORS = ("sandbox", "process", "none")
+
+
+def _executor(value: Any) -> str:
+    if value not in EXECUTORS:
+        raise RuntimeConfigError(f"runtime.cloud_executor: must be one of {', '.join(EXECUTORS)}")
+    return str(value)
+
+
+def _workdir(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RuntimeConfigError("runtime.workdir: must be a directory path")
+    return value
+
+
+def _networks(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):  # the settings' raw sections hold read-only tuples
+        raise RuntimeConfigError("runtime.egress_allowed_networks: must be a list of CIDRs")
+    out = []
+    for item in value:
+        try:
+            out.append(str(ipaddress.ip_network(str(item), strict=False)))
+        except ValueError:
+            raise RuntimeConfigError(f"runtime.egress_allowed_networks: {item!r} is not a CIDR") from None
+    return tuple(out)
+
+
+_SPECIAL: dict[str, Callable[[Any], Any]] = {
+    "cloud_executor": _executor,
+    "workdir": _workdir,
+    "egress_allowed_networks": _networks,
+}
 
 
 def parse_runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
@@ -50,6 +107,9 @@ def parse_runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
     for key, value in section.items():
         if key not in known:
             raise RuntimeConfigError(f"runtime.{key}: unknown key (known: {', '.join(sorted(known))})")
+        if key in _SPECIAL:
+            values[key] = _SPECIAL[key](value)
+            continue
         if known[key].type in ("bool", bool):
             if not isinstance(value, bool):
                 raise RuntimeConfigError(f"runtime.{key}: must be true or false")

@@ -23,8 +23,10 @@ from typing import Any
 
 from gateway import services
 from gateway.runtime import inbox, tools, transcript
+from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, SessionRun
+from gateway.runtime.executor import Executor, make_executor, workdir_of
 from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
 from gateway.runtime.threads import Spawner
@@ -48,6 +50,8 @@ class Runtime:
         #: tools the gateway answers itself; the lifespan registers more before the first turn
         self.server_tools = ServerTools()
         self.server_tools.register(tools.SPAWN, Spawner(self._context), cloud_only=False)
+        #: runs the built-in toolset on cloud environments (None: the ``none`` behaviour); set by the lifespan
+        self.executor: Executor | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     # --- running ------------------------------------------------------------------------------------------------
@@ -193,6 +197,8 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         if deleted:
             await session_runs.forget(self.store.engine, session.id)
+            if self.executor is not None:
+                await self.executor.delete(session.id)
             return
         log = EventLog(self.store, workspace)
         await log.append(
@@ -228,6 +234,14 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     from gateway.storage.service import STATE as STORAGE
 
     runtime = Runtime(parse_runtime(settings.raw), state[STORAGE], state[NATIVE])
+    executor, problem = make_executor(runtime.config, local_mode=settings.local_mode)
+    if problem is not None:
+        logger.warning("%s", problem)
+    if executor is not None:
+        runtime.executor = executor
+        packages = workdir_of(runtime.config) / ".packages"
+        CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
+        logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
     sweeper = asyncio.create_task(
         runtime._sweeper() if runtime.config.run_sessions else asyncio.sleep(0), name="runtime sweeper"
     )
@@ -243,6 +257,8 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         for session_id in held:  # hand the sessions over now rather than when their leases expire
             with contextlib.suppress(Exception):
                 await session_runs.release(runtime.store.engine, session_id, runtime.owner, 0)
+        if executor is not None:
+            await executor.close()
 
 
 def runtime() -> Runtime:

@@ -3,8 +3,9 @@
 * ``agent_toolset_20260401``: the sandbox tools ``bash``, ``read``, ``write``, ``edit``, ``glob``, ``grep`` with the
   input schemas of the SDK's ``BetaManagedAgentsAgentToolset20260401*Input`` types, minus those configured
   ``enabled: false``. Their calls become ``agent.tool_use`` events, answered by a self-hosted worker
-  (``user.tool_result``). ``web_fetch`` and ``web_search`` (server tools upstream) are not offered: this gateway
-  has no implementation of them.
+  (``user.tool_result``) or, on ``cloud`` environments, by the gateway's executor
+  (:mod:`gateway.runtime.cloud_tools`). ``web_fetch`` and ``web_search`` (server tools upstream) are not offered: this
+  gateway has no implementation of them.
 * ``custom`` tools: offered as given; calls become ``agent.custom_tool_use``, answered by the client
   (``user.custom_tool_result``).
 * ``mcp_toolset``: not offered (no MCP client in the runtime).

@@ -88,7 +88,8 @@ def write_config(
             {"model_name": "fake", "litellm_params": {"model": "anthropic/*", "api_base": fake.url, "api_key": "up"}}
         ],
         "routing": {"default": "fake"},
-        "runtime": {**RUNTIME, **(runtime or {})},
+        # cloud sessions' files under the test's directory, never in the user's data directory
+        "runtime": {**RUNTIME, "workdir": str(tmp / "sessions"), **(runtime or {})},
     }
     path = tmp / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -15,9 +15,11 @@ The first SIGTERM (or SIGINT) starts a drain in every app of the process (:func:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -106,6 +108,13 @@ class DrainingServer(uvicorn.Server):
             self._exit_at = time.monotonic() + self.announce_seconds
         else:
             super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, without re-raising the signal after the shutdown: a drained process exits 0."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
     async def on_tick(self, counter: int) -> bool:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:

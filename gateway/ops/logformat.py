@@ -1,6 +1,6 @@
 """Log lines: one JSON object per line (python-json-logger) or the former text format.
 
-JSON lines carry ``time``, ``level``, ``logger`` and ``message``, plus every field a record was given with
+JSON lines carry ``time``, ``level``, ``logger``, ``pid`` and ``message``, plus every field a record was given with
 ``extra=`` (the access line's ``request_id``, ``operation``, ``key_name``...). Strings are JSON-encoded with
 ``ensure_ascii``: a line break, an escape character or U+2028 a client put in a path or header cannot start a new
 line or fake a field. The message itself also goes through :func:`gateway.logs.install_log_escaping` (text mode
@@ -19,8 +19,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
         json_ensure_ascii=True,
     )
 

@@ -9,9 +9,9 @@ gateways on different machines. The supervisor:
   ``/metrics`` in any worker reports the sum over all of them, and removes the directory it made at exit;
 - forwards SIGTERM/SIGINT to every worker (each drains, see :mod:`gateway.ops.drain`) and exits when all have,
   with status 0 when they all exited 0;
-- starts a new worker in place of one that died (not during a stop); a worker that fails within
-  :data:`START_WINDOW` seconds of its start stops the whole gateway instead (a configuration error would otherwise
-  restart forever).
+- starts a new worker in place of one that died (not during a stop); a worker whose server could not start, or
+  that exits with an error within :data:`START_WINDOW` seconds of its start, stops the whole gateway instead (a
+  configuration error would otherwise restart forever). A worker killed by a signal is always replaced.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def supervise(app: ASGIApp, settings: Settings, limits: Limits, ops: OpsConfig, 
     """Serve with ``workers`` processes on one socket (see the module doc); returns the exit status."""
     own_dir = None
     if not os.environ.get(MULTIPROC_ENV):
-        own_dir = tempfile.mkdtemp(prefix="litellm-gateway-metrics-")
+        own_dir = tempfile.mkdtemp(prefix=f"litellm-gateway-metrics-{os.getpid()}-")
         os.environ[MULTIPROC_ENV] = own_dir
     from prometheus_client import values  # reads the variable at import: make sure an earlier import sees it too
 
@@ -130,7 +130,8 @@ def supervise(app: ASGIApp, settings: Settings, limits: Limits, ops: OpsConfig, 
                 failed = code if code > 0 else 1
             if stopping:
                 continue
-            if code != 0 and time.monotonic() - started < START_WINDOW:
+            early = code > 0 and time.monotonic() - started < START_WINDOW  # a signal (code < 0) is no start failure
+            if code == EXIT_START_FAILED or early:
                 logger.error("worker %d exited with %d at start-up; stopping the gateway", pid, code)
                 stop(signal.SIGTERM, None)
                 continue

@@ -4,8 +4,8 @@ with SIGKILL is replaced while the other keeps serving, SIGTERM stops the whole 
 from __future__ import annotations
 
 import os
-import tempfile
 import signal
+import tempfile
 import time
 from pathlib import Path
 

@@ -109,7 +109,7 @@ def gateway(
 
 @pytest.fixture
 def upstream() -> Iterator[AnthropicFake]:
-    fake = AnthropicFake(Behavior(content=[Text("hello from the ops fake")]), name="ops-fake", record=False).start()
+    fake = AnthropicFake(Behavior(content=[Text("hello from the ops fake")]), name="ops-fake").start()
     try:
         yield fake
     finally:

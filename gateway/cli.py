@@ -271,6 +271,9 @@ def check_config(args: argparse.Namespace) -> int:
         from gateway.runtime.config import parse_runtime
 
         runtime = parse_runtime(settings.raw)
+        from gateway.ops.config import parse_ops
+
+        ops = parse_ops(settings.raw)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     except SpecError as exc:
@@ -306,6 +309,11 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  storage: {storage.redacted_url}, blobs in {storage.blob_dir}, vault key {secret}")
     runs = "runs sessions" if runtime.run_sessions else "stores events only (run_sessions: false)"
     print(f"  runtime: {runs}, lease {runtime.lease_ttl_seconds:g} s, {runtime.max_model_retries} model retries")
+    traces = f"traces to {ops.otlp_endpoint}" if ops.otlp_endpoint else "traces off"
+    print(
+        f"  ops: {ops.log_format} logs, /metrics {ops.metrics}, {traces}, drain grace {ops.drain_grace_seconds:g} s "
+        f"(announce {ops.drain_announce_seconds:g} s)"
+    )
     return 0
 
 

@@ -12,9 +12,10 @@ measured is the gateway's own code, including its aiohttp call to the upstream):
   through untouched, the native service gets no-op hooks) and nothing logged per request.
 
 The upstream is the Anthropic-wire fake in its own process (``python -m bench.fakes``), so its CPU is not counted.
-Requests are sequential; rounds alternate baseline / ops; each round reports CPU per request (``time.process_time``
-over the round, this process only) and the figure is the median over rounds of (ops - baseline), for non-streamed
-and streamed (SSE) Messages requests. Tracing is off (its default).
+First the parts in isolation (the metric updates of one routed request; one JSON access line through logging to
+/dev/null), then the whole path. Requests are sequential; rounds alternate baseline / ops; each round reports CPU
+per request (``time.process_time`` over the round, this process only) and the figure is the median over rounds of
+(ops - baseline), for non-streamed and streamed (SSE) Messages requests. Tracing is off (its default).
 """
 
 from __future__ import annotations
@@ -204,8 +205,71 @@ async def main(rounds: int, count: int) -> None:
         fake.wait()
 
 
+def components(count: int) -> None:
+    """The parts in isolation, CPU per request (no event loop, no I/O but the write to /dev/null): the metric updates
+    of one routed request, and one JSON access line through logging."""
+    from gateway.ops.config import OpsConfig
+    from gateway.ops.metrics import Metrics
+    from gateway.ops.service import Ops
+
+    metrics = Metrics()
+
+    def update() -> None:
+        metrics.in_flight.inc()
+        metrics.requests.labels("native.messages.create", "fake", "fake/1", "200").inc()
+        metrics.duration.labels("native.messages.create", "fake").observe(0.8)
+        metrics.ttfb.labels("native.messages.create", "fake").observe(0.3)
+        metrics.tokens.labels("fake", "fake/1", "input").inc(25)
+        metrics.tokens.labels("fake", "fake/1", "output").inc(7)
+        metrics.upstream_attempts.labels("fake/1", "ok").inc()
+        metrics.upstream_latency.labels("fake/1").observe(0.3)
+        metrics.in_flight.dec()
+
+    line = {
+        "event": "request",
+        "request_id": "req_4fZk0qg2mX1L9aBcDeFgHiJk",
+        "method": "POST",
+        "path": "/v1/messages",
+        "operation": "native.messages.create",
+        "key_name": "bench",
+        "workspace": "bench",
+        "status": 200,
+        "duration_ms": 812.31,
+        "ttfb_ms": 301.2,
+        "stream": True,
+        "route_group": "fake",
+        "deployment": "fake/1",
+        "model": "claude-sonnet-4-5",
+        "tier": "sonnet",
+        "effort": "",
+        "attempts": ["fake/1"],
+        "failovers": 0,
+        "tokens": {"input": 25, "output": 7, "cache_read": 0, "cache_creation": 0},
+    }
+    ops = Ops.__new__(Ops)  # log_access needs the config only
+    ops.config = OpsConfig()
+    handler = logging.FileHandler(os.devnull)
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        for name, work in (("metric updates", update), ("JSON access line", lambda: ops.log_access(dict(line)))):
+            per_round = []
+            for _ in range(5):
+                before = time.process_time()
+                for _ in range(count):
+                    work()
+                per_round.append((time.process_time() - before) / count)
+            print(f"{name:17}: {statistics.median(per_round) * 1e6:6.1f} us CPU/request (median of 5 x {count})")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    components(2000 if args.quick else 20000)
     asyncio.run(main(3, 300) if args.quick else main(8, 1000))

@@ -130,7 +130,6 @@ class _Exchange:
             await send({"type": "http.response.body", "body": DRAIN_EVENT, "more_body": False})
             self.finished = True
             self.status = self.status or 200
-            self.facts.tokens.setdefault("output", 0)
         finally:
             if self.sse and task is not None:
                 drain.streams.discard(task)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -22,6 +23,7 @@ def json_formatter() -> logging.Formatter:
         "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
         json_ensure_ascii=True,
+        reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's copy of its message with terminal colours
     )
 
 

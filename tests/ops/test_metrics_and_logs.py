@@ -101,6 +101,8 @@ def test_log_injection_is_impossible(upstream: AnthropicFake, tmp_path: Path) ->
         httpx.get(f"{gw.url}/v1/nothing%0A%7B%22forged%22%3Atrue%7D", headers=HEADERS)
         lines = gw.lines()  # every line parses as JSON: none was split or forged
     assert not any(line.get("forged") for line in lines)
+    assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's lines are JSON too
+    assert not any("color_message" in line for line in lines)  # without its terminal-coloured copy
     assert any("%0A" in line.get("path", "") or "\n" in line.get("path", "") for line in lines)
     raw = gw.log.read_bytes()
     assert b"\x1b" not in raw and "\u2028".encode() not in raw

@@ -2,7 +2,7 @@
 
 Shape of the ASGI stack, outermost first::
 
-    RequestIdMiddleware -> BodySizeLimitMiddleware -> dispatch by scope type
+    RequestIdMiddleware -> OpsMiddleware -> BodySizeLimitMiddleware -> dispatch by scope type
         ├── http      -> AccountingMiddleware -> SpecDocumentMiddleware (/openapi.json, /openapi.yaml) -> connexion
         │                AsyncApp (routing, security, validation, handlers resolved from operationIds)
         └── websocket, lifespan -> Starlette (lifespan; WebSocketRoute /api/ws/speech_to_text/voice_stream, the
@@ -37,6 +37,7 @@ from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
 from gateway.limits import parse_limits
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from gateway.ops.access import OpsMiddleware
 from gateway.proxy.accounting import AccountingMiddleware
 from gateway.proxy.websocket import voice_relay
 from gateway.settings import Settings
@@ -137,4 +138,4 @@ def create_app(settings: Settings) -> ASGIApp:
         max_request_body_bytes=settings.max_request_body_bytes,
         max_upload_body_bytes=settings.max_upload_body_bytes,
     )
-    return RequestIdMiddleware(limited)
+    return RequestIdMiddleware(OpsMiddleware(limited))

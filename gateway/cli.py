@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import importlib.util
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -48,6 +47,12 @@ def _port(value: str) -> int:
     return port
 
 
+def _workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError("must be an integer from 1 to 64")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Contract-first gateway for Claude clients.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -57,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override gateway.host")
     serve.add_argument("--port", type=_port, help="override gateway.port")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="override gateway.log_level")
+    serve.add_argument("--workers", type=_workers, default=1, help="worker processes on one port (default 1)")
     check = sub.add_parser("check-config", help="load the config and the spec, build the app, and report")
     check.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
     routes = sub.add_parser("routes", help="inspect the native routing table")
@@ -198,12 +204,10 @@ def _load(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **overrides) if overrides else settings
 
 
-def _configure_logging(level: str) -> None:
-    from gateway.logs import install_log_escaping
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    from gateway.ops.logformat import configure
 
-    install_log_escaping()  # one record = one line, whatever a client put in a path, header or parameter
-    numeric = TRACE if level == "trace" else getattr(logging, level.upper())
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(TRACE if level == "trace" else getattr(logging, level.upper()), log_format)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -222,6 +226,9 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.limits import parse_limits
 
         limits = parse_limits(settings.raw)  # the server: section (connection, header and body limits)
+        from gateway.ops.config import parse_ops
+
+        ops = parse_ops(settings.raw)  # the ops: section (log format, metrics, tracing, drain)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
@@ -230,7 +237,7 @@ def serve(args: argparse.Namespace) -> int:
             "request would be accepted. Local mode binds to loopback only (127.0.0.1, ::1, localhost); "
             "configure gateway.api_keys to listen on other addresses."
         )
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, ops.log_format)
     try:
         from gateway.server import served_app  # lazy: keeps --help and config errors fast
 
@@ -239,25 +246,11 @@ def serve(args: argparse.Namespace) -> int:
         return _fail(f"config error: gateway.spec_path: {exc}")
     except Exception as exc:  # resolver or spec validation errors from connexion: report, don't trace
         return _fail(f"cannot build the app from {settings.spec_path}: {type(exc).__name__}: {exc}")
+    from gateway.ops import workers
 
-    import uvicorn
-
-    from gateway.server import uvicorn_options
-
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        **uvicorn_options(limits),  # the HTTP protocol with the server: limits, keep-alive timeout
-        lifespan="on",
-        server_header=False,
-        # one line per request from uvicorn costs ~2.5 % of a proxied request (issue-3 benchmark, hot spot 4): on at
-        # debug/trace only; native requests get the gateway's own structured line at info
-        access_log=settings.log_level in ("debug", "trace"),
-    )
-    return 0
+    if args.workers > 1:  # the app is built once, before the fork; each worker runs its own lifespan
+        return workers.supervise(app, settings, limits, ops, args.workers)
+    return workers.run_one(app, settings, limits, ops)
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -279,6 +272,9 @@ def check_config(args: argparse.Namespace) -> int:
         from gateway.runtime.config import parse_runtime
 
         runtime = parse_runtime(settings.raw)
+        from gateway.ops.config import parse_ops
+
+        ops = parse_ops(settings.raw)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     except SpecError as exc:
@@ -314,6 +310,11 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  storage: {storage.redacted_url}, blobs in {storage.blob_dir}, vault key {secret}")
     runs = "runs sessions" if runtime.run_sessions else "stores events only (run_sessions: false)"
     print(f"  runtime: {runs}, lease {runtime.lease_ttl_seconds:g} s, {runtime.max_model_retries} model retries")
+    traces = f"traces to {ops.otlp_endpoint}" if ops.otlp_endpoint else "traces off"
+    print(
+        f"  ops: {ops.log_format} logs, /metrics {ops.metrics}, {traces}, drain grace {ops.drain_grace_seconds:g} s "
+        f"(announce {ops.drain_announce_seconds:g} s)"
+    )
     return 0
 
 

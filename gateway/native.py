@@ -39,6 +39,7 @@ from gateway.errors import (
     UpstreamTimeout,
     error_type_for,
 )
+from gateway.ops.hooks import UpstreamHooks
 from gateway.routing.config import Deployment, RoutingConfig, parse_routing
 from gateway.routing.model_ids import tier_of
 from gateway.routing.router import Decision, Router, catalogue
@@ -65,13 +66,21 @@ MAX_RETRY_WAIT = 8.0
 
 class NativeService:
     def __init__(
-        self, config: RoutingConfig, session: aiohttp.ClientSession, key_hashes: frozenset[str], redis: Any = None
+        self,
+        config: RoutingConfig,
+        session: aiohttp.ClientSession,
+        key_hashes: frozenset[str],
+        redis: Any = None,
+        hooks: UpstreamHooks | None = None,
+        text_log: bool = True,
     ) -> None:
         self.config = config
         self.router = Router(config, redis=redis)
         self.session = session
         self.key_hashes = key_hashes  # the gateway's own keys are never forwarded upstream
         self.models = catalogue(config)
+        self.hooks = hooks or UpstreamHooks()  # metrics, spans and the access line's facts (gateway.ops)
+        self.text_log = text_log  # the former per-request line, kept with ops.log_format: text
 
     # -- credentials ---------------------------------------------------------------------------------------------
     def client_credentials(self, headers: Mapping[str, str]) -> ClientCredentials:
@@ -96,7 +105,8 @@ class NativeService:
     ) -> Response:
         """Try the decision's deployments in order until one answers; see the module doc for the error rules."""
         started = time.perf_counter()
-        decision = self.router.decide(body)
+        with self.hooks.routing(body.get("model")):
+            decision = self.router.decide(body)
         request = _Request(
             body=body,
             raw=raw,
@@ -122,6 +132,7 @@ class NativeService:
                     failures.append(failure)
                     logger.warning("upstream attempt failed: %s", failure)
                     if failure.cools_down:
+                        self.hooks.cooldown(deployment.id)
                         await self.router.failed(deployment, failure.retry_after)
                     last_try = retry == self.config.num_retries
                     if not failure.may_fail_over or failure.status in FAILOVER_STATUSES or last_try:
@@ -141,10 +152,11 @@ class NativeService:
         since = self.router.started(deployment, len(request.raw) // 4)
         finish = self.router.finisher(deployment)
         try:
-            if deployment.kind == "litellm":
-                response = await self._translated(request, decision, deployment, finish)
-            else:
-                response = await self._wire(request, decision, deployment, finish)
+            with self.hooks.attempt(deployment.id):
+                if deployment.kind == "litellm":
+                    response = await self._translated(request, decision, deployment, finish)
+                else:
+                    response = await self._wire(request, decision, deployment, finish)
         except BaseException:
             finish()
             raise
@@ -242,6 +254,16 @@ class NativeService:
         started: float,
         stream: bool,
     ) -> None:
+        listened = self.hooks.routed(
+            group=decision.group,
+            deployment=deployment.id if deployment else "",
+            model=decision.model,
+            tier=decision.tier or "",
+            effort=decision.effort or "",
+            attempts=attempts,
+        )
+        if listened and not self.text_log:
+            return  # the access line (gateway.ops.access) carries all of this
         logger.info(
             "%s",
             orjson.dumps(
@@ -373,7 +395,7 @@ def _stamped(content: bytes) -> bytes:
 
 
 @asynccontextmanager
-async def native_service(settings: Settings, _state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
+async def native_service(settings: Settings, state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
     """Lifespan factory: parse the routing config, open the upstream session."""
     config = parse_routing(settings.raw)
     if config.needs_litellm:
@@ -387,7 +409,9 @@ async def native_service(settings: Settings, _state: Mapping[str, Any]) -> Async
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
             keys = frozenset(key.key_sha256 for key in settings.api_keys)
-            yield {STATE: NativeService(config, session, keys, redis)}
+            ops = state.get("ops")
+            hooks, text_log = (ops.hooks, ops.config.log_format == "text") if ops is not None else (None, True)
+            yield {STATE: NativeService(config, session, keys, redis, hooks, text_log)}
     finally:
         if redis is not None:
             await redis.aclose()

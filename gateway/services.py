@@ -23,13 +23,22 @@ ServiceFactory = Callable[[Settings, Mapping[str, Any]], AbstractAsyncContextMan
 def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
     from gateway.native import native_service
+    from gateway.ops.service import ops_service
     from gateway.proxy.service import proxy_service
     from gateway.runtime.service import runtime_service
     from gateway.scheduler import scheduler_service
     from gateway.storage.batches import batch_service
     from gateway.storage.service import storage_service
 
-    return (native_service, proxy_service, storage_service, batch_service, runtime_service, scheduler_service)
+    return (
+        ops_service,
+        native_service,
+        proxy_service,
+        storage_service,
+        batch_service,
+        runtime_service,
+        scheduler_service,
+    )
 
 
 @asynccontextmanager

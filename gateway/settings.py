@@ -45,6 +45,7 @@ SECTIONS = (
     "runtime",
     "server",
     "general_settings",
+    "ops",
 )
 # LiteLLM proxy sections the gateway does not implement: refused by name
 LITELLM_ONLY_SECTIONS = (

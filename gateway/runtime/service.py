@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway import services
+from gateway.ops.drain import Drain
 from gateway.runtime import inbox, tools, transcript
 from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
@@ -53,6 +54,12 @@ class Runtime:
         #: runs the built-in toolset on cloud environments (None: the ``none`` behaviour); set by the lifespan
         self.executor: Executor | None = None
         self._background: set[asyncio.Task[None]] = set()
+        #: the app's drain state (gateway.ops.drain): while it drains, no new session is taken up here
+        self.drain: Drain | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.drain is not None and self.drain.active
 
     # --- running ------------------------------------------------------------------------------------------------
     async def kick(self, workspace: str, session_id: str, *, wanted: bool = False) -> None:
@@ -67,6 +74,8 @@ class Runtime:
         task = self.tasks.get(session_id)
         if task is not None and not task.done():
             self.signals[session_id].set()
+            return
+        if self.draining:  # the work is recorded; another process's sweeper (or the next start) takes it
             return
         self.signals[session_id] = asyncio.Event()
         self.tasks[session_id] = asyncio.create_task(self._run(session_id), name=f"session {session_id}")
@@ -128,6 +137,8 @@ class Runtime:
                 return
 
     async def sweep_once(self) -> None:
+        if self.draining:  # a draining process takes over no session
+            return
         for _workspace, session_id in await session_runs.due(self.store.engine):
             if session_id not in self.tasks:
                 self._spawn(session_id)
@@ -242,6 +253,8 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         packages = workdir_of(runtime.config) / ".packages"
         CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
+    ops = state.get("ops")
+    runtime.drain = ops.drain if ops is not None else None
     sweeper = asyncio.create_task(
         runtime._sweeper() if runtime.config.run_sessions else asyncio.sleep(0), name="runtime sweeper"
     )
@@ -249,6 +262,9 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         yield {STATE: runtime}
     finally:
         sweeper.cancel()
+        running = [t for t in runtime.tasks.values() if not t.done()]
+        if runtime.drain is not None and runtime.drain.active and running:  # let running turns finish, in the grace
+            await asyncio.wait(running, timeout=runtime.drain.remaining())
         held = list(runtime.tasks)
         pending = [*runtime.tasks.values(), *runtime._background]
         for task in pending:

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from gateway import __version__
+from gateway import __version__, services
 
 
 async def healthcheck() -> dict[str, str]:
@@ -20,8 +20,12 @@ async def liveliness() -> dict[str, str]:
 
 
 async def readiness() -> dict[str, Any]:
-    """GET /health/readiness (the spec loaded, or the app would not have started)."""
-    return {"status": "ready", "checks": {"spec": {"status": "ok", "detail": None}}}
+    """GET /health/readiness: the database, Redis when configured, and the drain state (gateway.ops.health); the
+    spec loaded, or the app would not have started."""
+    ops = services.optional_from_request("ops")
+    result: dict[str, Any] = await ops.readiness() if ops is not None else {"status": "ready", "checks": {}}
+    result["checks"] = {"spec": {"status": "ok", "detail": None}, **result["checks"]}
+    return result
 
 
 async def root_head() -> Response:

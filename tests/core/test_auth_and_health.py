@@ -91,7 +91,17 @@ def test_auth_functions_use_the_key_index_in_request_state() -> None:
     ("path", "expected"),
     [
         ("/health/liveliness", {"status": "alive"}),
-        ("/health/readiness", {"status": "ready", "checks": {"spec": {"status": "ok", "detail": None}}}),
+        (
+            "/health/readiness",  # the database and the drain state are checked (gateway.ops.health); no Redis here
+            {
+                "status": "ready",
+                "checks": {
+                    "spec": {"status": "ok", "detail": None},
+                    "database": {"status": "ok", "detail": None},
+                    "drain": {"status": "ok", "detail": None},
+                },
+            },
+        ),
     ],
 )
 def test_health_endpoints(client: TestClient, path: str, expected: dict[str, object]) -> None:

@@ -189,3 +189,12 @@ def test_host_and_address_rules() -> None:
     import ipaddress
 
     assert address_allowed("10.1.2.3", [ipaddress.ip_network("10.0.0.0/8")])
+
+
+def test_a_machine_without_bwrap_gets_a_warning_and_the_none_behaviour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on this PATH
+    executor, problem = make_executor(RuntimeConfig(workdir=str(tmp_path / "sessions")), local_mode=False)
+    assert executor is None and problem is not None
+    assert "bwrap is not installed" in problem and "runtime.cloud_executor" in problem

@@ -174,15 +174,19 @@ class Gateway:
         return self.log.stat().st_size
 
     def route_lines(self, since: int) -> list[dict[str, Any]]:
-        """The `native_request` log lines written after byte offset ``since``."""
+        """The access lines of routed requests (JSON log lines, gateway.ops.access) written after byte offset
+        ``since``, with the route group also under ``group``."""
         with self.log.open("rb") as handle:
             handle.seek(since)
             tail = handle.read().decode(errors="replace")
         lines = []
         for line in tail.splitlines():
-            start = line.find('{"event":"native_request"')
-            if start >= 0:
-                lines.append(json.loads(line[start:]))
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("logger") == "gateway.access" and "route_group" in record:
+                lines.append({**record, "group": record["route_group"]})
         return lines
 
 

@@ -8,7 +8,7 @@ import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.fakes import AnthropicFake
+from bench.fakes import AnthropicFake, Behavior
 from tests.ops.conftest import HEADERS, KEY, config, gateway, message
 
 
@@ -115,3 +115,29 @@ def test_text_format_keeps_the_former_line(upstream: AnthropicFake, tmp_path: Pa
         text = gw.log.read_text()
     assert ' INFO gateway.native: {"event":"native_request"' in text
     assert ' INFO gateway.access: {"event":"request"' in text
+
+
+def test_failover_shows_in_metrics_and_the_line(upstream: AnthropicFake, tmp_path: Path) -> None:
+    """A group whose deployment answers 529 falls back to another group: the attempt's outcome, the cooldown, the
+    failover and both attempts in the access line."""
+    broken = AnthropicFake(Behavior(status=529), name="broken-fake", record=False, validate=False).start()
+    try:
+        doc = config(upstream.url)
+        doc["model_list"].append(
+            {"model_name": "bad", "litellm_params": {"model": "anthropic/*", "api_base": broken.url, "api_key": "k"}}
+        )
+        doc["routing"] = {"default": "bad"}
+        doc["router_settings"] = {"fallbacks": [{"bad": ["fake"]}]}
+        with gateway(doc, tmp_path) as gw:
+            answer = httpx.post(f"{gw.url}/v1/messages", json=message(), headers=HEADERS, timeout=30)
+            assert answer.status_code == 200, answer.text
+            parsed = samples(httpx.get(f"{gw.url}/metrics", headers={"x-api-key": KEY}).text)
+            line = next(x for x in gw.access() if x["request_id"] == answer.headers["request-id"])
+    finally:
+        broken.stop()
+    assert value(parsed, "gateway_upstream_attempts_total", deployment="bad/1", outcome="status") == 1
+    assert value(parsed, "gateway_upstream_attempts_total", deployment="fake/1", outcome="ok") == 1
+    assert value(parsed, "gateway_cooldowns_total", deployment="bad/1") == 1
+    assert value(parsed, "gateway_failovers_total", route_group="bad") == 1
+    assert value(parsed, "gateway_requests_total", route_group="bad", deployment="fake/1", status="200") == 1
+    assert line["attempts"] == ["bad/1", "fake/1"] and line["failovers"] == 1 and line["deployment"] == "fake/1"

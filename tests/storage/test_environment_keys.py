@@ -296,7 +296,8 @@ def test_sdk_worker_serves_an_item_on_its_sessions_token(database: dict[str, Any
         assert admin.beta.environments.work.retrieve(item.id, environment_id=env).state == "stopped"
 
     text = log.read_text()
-    uses = [line.split("worker credential ", 1)[1] for line in text.splitlines() if "worker credential " in line]
+    messages = [str(json.loads(line)["message"]) for line in text.splitlines() if line.strip()]  # JSON lines
+    uses = [m.split("worker credential ", 1)[1] for m in messages if "worker credential " in m]
     by_token = {u.rsplit(" ", 1)[1] for u in uses if "(sessions_token)" in u}
     by_key = {u.rsplit(" ", 1)[1] for u in uses if "(environment_key)" in u}
     assert {

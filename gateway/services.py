@@ -22,6 +22,7 @@ ServiceFactory = Callable[[Settings, Mapping[str, Any]], AbstractAsyncContextMan
 
 def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
+    from gateway.keys.service import keys_service
     from gateway.native import native_service
     from gateway.proxy.service import proxy_service
     from gateway.runtime.service import runtime_service
@@ -29,7 +30,15 @@ def _factories() -> tuple[ServiceFactory, ...]:
     from gateway.storage.batches import batch_service
     from gateway.storage.service import storage_service
 
-    return (native_service, proxy_service, storage_service, batch_service, runtime_service, scheduler_service)
+    return (
+        native_service,
+        proxy_service,
+        storage_service,
+        keys_service,
+        batch_service,
+        runtime_service,
+        scheduler_service,
+    )
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from gateway.auth import KeyIndex
 from gateway.errors import AuthenticationFailed, InvalidRequest
+from gateway.keys.model import looks_like_virtual_key
 from gateway.proxy.accounting import ACCOUNTING_STATE, RequestAccounting
 from gateway.proxy.config import ProxyConfig, parse_proxy_config
 from gateway.proxy.event_sink import EventSink
@@ -75,8 +76,9 @@ class ProxyService:
 
 
 def is_gateway_key(keys: KeyIndex, token: str) -> bool:
-    """True when ``token`` is one of this gateway's own API keys (those are never forwarded upstream)."""
-    return bool(keys.entries) and keys.identify(token) is not None
+    """True when ``token`` is one of this gateway's own API keys, or has a virtual key's shape (those are never
+    forwarded upstream)."""
+    return looks_like_virtual_key(token) or (bool(keys.entries) and keys.identify(token) is not None)
 
 
 def service_of(scope: Mapping[str, Any]) -> ProxyService:

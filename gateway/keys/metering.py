@@ -93,8 +93,7 @@ async def metered_messages(
 ) -> Response:
     """``POST /v1/messages`` for ``identity``: admitted by its key's limits, its spend recorded."""
     model = str(body.get("model") or "")
-    group = native.router.decide(body).group if identity.get("key_id") else None
-    standing = await keys.admit(identity, model, group)
+    standing = await keys.admit(identity, model, lambda: native.router.decide(body).group)
     response = await native.messages(body, raw, headers, query=query)
     if standing is not None:
         response.headers.update(standing.headers())

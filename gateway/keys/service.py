@@ -5,6 +5,7 @@ calls against the session creator's key the same way)::
 
     keys: KeysService = state[KEYS_STATE]
     standing = await keys.admit(identity, model, group)  # raises the 429/403 GatewayError, or returns the standing
+    # (group: the routing group, or a callable giving it, asked only when the key has a model list)
     ...call the model...
     keys.record(identity, model, usage, deployment=..., request_id=...)  # never blocks; never raises
 
@@ -19,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +34,6 @@ from gateway.keys.limits import Standing
 from gateway.keys.model import VirtualKey, key_hash, looks_like_virtual_key, new_key, preview
 from gateway.keys.pricing import Pricing, Usage
 from gateway.keys.store import KeyStore, SpendRow
-from gateway.request_id import new_request_id
 from gateway.settings import Settings
 from gateway.storage.store import Store, utcnow
 
@@ -184,7 +185,9 @@ class KeysService:
             reset=None if window is None else window[1],
         )
 
-    async def admit(self, identity: Mapping[str, str], model: str, group: str | None = None) -> Standing | None:
+    async def admit(
+        self, identity: Mapping[str, str], model: str, group: str | Callable[[], str | None] | None = None
+    ) -> Standing | None:
         """Check the key's model list and limits before a model call: raises the client's error (403, 429), or
         returns the standing whose headers the answer carries (None for a key without limits)."""
         key_id = identity.get("key_id")
@@ -193,7 +196,7 @@ class KeysService:
         key = await self.key(key_id)
         if key is None:
             raise AuthenticationFailed("this key was deleted", headers={"x-should-retry": "false"})
-        if not key.allows(model, group):
+        if key.models and not key.allows(model, group() if callable(group) else group):
             raise PermissionDenied(f"this key may not use model {model}")
         if key.max_budget is None and key.rpm_limit is None and key.tpm_limit is None:
             return None
@@ -218,53 +221,71 @@ class KeysService:
         """Queue one model call's spend (never blocks, never raises); returns its cost in USD."""
         cost = self.pricing.price(model, params, upstream_model).cost(usage)
         self._queue.put_nowait(
-            _Recorded(identity, model, usage, cost, deployment, request_id or new_request_id(), utcnow())
+            _Recorded(identity, model, usage, cost, deployment, request_id or f"call_{secrets.token_hex(12)}", utcnow())
         )
         return cost
 
     async def _write_loop(self) -> None:
-        batch: list[SpendRow] = []
-        deadline = time.monotonic() + FLUSH_SECONDS
+        """Drain the queue: counters advance per drained batch (one add per key), rows are written every
+        FLUSH_SECONDS or BATCH_ROWS rows, and once more at stop."""
+        pending: list[SpendRow] = []
+        flushed_at = time.monotonic()
         stopping = False
         while not stopping:
+            items: list[_Recorded | None] = []
+            wait = FLUSH_SECONDS - (time.monotonic() - flushed_at) if pending else None
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=max(0.0, deadline - time.monotonic()))
+                items.append(await asyncio.wait_for(self._queue.get(), timeout=wait))
             except TimeoutError:
-                item = ...  # type: ignore[assignment]
-            if item is None:
-                stopping = True
-            elif isinstance(item, _Recorded):
-                batch.append(await self._counted(item))
-            if batch and (stopping or len(batch) >= BATCH_ROWS or time.monotonic() >= deadline):
-                await self._write(batch)
-                batch = []
-            if time.monotonic() >= deadline:
-                deadline = time.monotonic() + FLUSH_SECONDS
+                pass
+            while not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            stopping = None in items
+            recorded = [item for item in items if item is not None]
+            if recorded:
+                pending += await self._counted(recorded)
+            due = stopping or len(pending) >= BATCH_ROWS or time.monotonic() - flushed_at >= FLUSH_SECONDS
+            if pending and due:
+                await self._write(pending)
+                pending = []
+            if due:
+                flushed_at = time.monotonic()
 
-    async def _counted(self, item: _Recorded) -> SpendRow:
-        key_id = meter_id(item.identity)
-        if item.identity.get("key_id"):
-            with suppress(Exception):  # counters are best effort; the row below is the record
+    async def _counted(self, items: list[_Recorded]) -> list[SpendRow]:
+        """The rows of ``items``; the virtual keys' counters advanced once per key."""
+        per_key: dict[str, tuple[int, float, datetime]] = {}
+        rows = []
+        for item in items:
+            key_id = meter_id(item.identity)
+            if item.identity.get("key_id"):
+                tokens, cost, _at = per_key.get(key_id, (0, 0.0, item.at))
+                per_key[key_id] = (tokens + item.usage.total, cost + item.cost, item.at)
+            rows.append(
+                SpendRow(
+                    request_id=item.request_id,
+                    key_id=key_id,
+                    key_name=item.identity.get("sub"),
+                    workspace=item.identity.get("workspace") or "default",
+                    model=item.model,
+                    deployment=item.deployment,
+                    input_tokens=item.usage.input_tokens,
+                    output_tokens=item.usage.output_tokens,
+                    cache_creation_input_tokens=item.usage.cache_creation_input_tokens,
+                    cache_read_input_tokens=item.usage.cache_read_input_tokens,
+                    cost=item.cost,
+                    created_at=item.at,
+                )
+            )
+        minute = int(time.time() // 60)
+        for key_id, (tokens, cost, at) in per_key.items():
+            with suppress(Exception):  # counters are best effort; the rows are the record
                 key = await self.key(key_id)
                 window = None
                 if key is not None:
-                    span = key.budget_window(item.at)
+                    span = key.budget_window(at)
                     window = LIFETIME if span is None else str(int(span[0].replace(tzinfo=UTC).timestamp()))
-                await self.counters.add(key_id, int(time.time() // 60), window, item.usage.total, item.cost)
-        return SpendRow(
-            request_id=item.request_id,
-            key_id=key_id,
-            key_name=item.identity.get("sub"),
-            workspace=item.identity.get("workspace") or "default",
-            model=item.model,
-            deployment=item.deployment,
-            input_tokens=item.usage.input_tokens,
-            output_tokens=item.usage.output_tokens,
-            cache_creation_input_tokens=item.usage.cache_creation_input_tokens,
-            cache_read_input_tokens=item.usage.cache_read_input_tokens,
-            cost=item.cost,
-            created_at=item.at,
-        )
+                await self.counters.add(key_id, minute, window, tokens, cost)
+        return rows
 
     async def _write(self, batch: list[SpendRow]) -> None:
         for attempt in range(3):

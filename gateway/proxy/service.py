@@ -96,7 +96,7 @@ async def dispatch(operation_id: str, answer: LocalAnswer) -> Any:
     operation = OPERATIONS[operation_id]
     if not service.is_local(operation.category):
         return await service.proxy.forward(operation, request)
-    tenant = service.authorize_local(request.headers)
+    tenant = await _tenant(service, request)
     return await _answer(service, request, answer, tenant)
 
 
@@ -104,8 +104,23 @@ async def local_stub(answer: LocalAnswer, *, authorize: bool = True) -> Any:
     """Stub operations are always answered here."""
     request = current_request
     service = service_of(request.scope)
-    tenant = service.authorize_local(request.headers) if authorize else LOCAL_TENANT
+    tenant = await _tenant(service, request) if authorize else LOCAL_TENANT
     return await _answer(service, request, answer, tenant)
+
+
+async def _tenant(service: ProxyService, request: Any) -> Tenant:
+    """The caller of a local answer: a configuration key (``authorize_local``) or a virtual key (gateway.keys)."""
+    from gateway.keys.service import KEYS_STATE
+    from gateway.keys.usage import presented_virtual_key
+
+    token = presented_virtual_key(request.headers) if service.keys.entries else None
+    keys = (request.scope.get("state") or {}).get(KEYS_STATE)
+    if token is None or keys is None:
+        return service.authorize_local(request.headers)
+    identity = await keys.identify(token)
+    if identity is None:
+        raise AuthenticationFailed("invalid API key for this gateway")
+    return Tenant(key=identity["sub"], workspace=identity["workspace"], keyed=True)
 
 
 async def _answer(service: ProxyService, request: Any, answer: LocalAnswer, tenant: Tenant) -> Any:

@@ -98,3 +98,14 @@ def test_an_expired_key_is_refused(tmp_path: Path, sqlite: dict[str, Any], fake:
             ask(url, gone["key"])
         live = generate(url, duration="1h")
         assert ask(url, live["key"]).content
+
+
+def test_a_virtual_key_gets_the_local_answers(tmp_path: Path, sqlite: dict[str, Any], fake: AnthropicFake) -> None:
+    with gateways(config(tmp_path, sqlite, fake.url)) as [url]:
+        key = generate(url, workspace="team-v")["key"]
+        profile = httpx.get(f"{url}/api/oauth/profile", headers={"authorization": f"Bearer {key}"})
+        assert profile.status_code == 200, profile.text
+        unknown = httpx.get(f"{url}/api/oauth/profile", headers={"x-api-key": "sk-gw-key-not-one-of-ours-0000"})
+        assert unknown.status_code == 401 and unknown.json()["error"]["type"] == "authentication_error"
+        usage = httpx.get(f"{url}/api/oauth/usage", headers={"x-api-key": key}).json()
+        assert usage["five_hour"] is None and usage["gateway_spend"]["max_budget"] is None  # no budget: no window

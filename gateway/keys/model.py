@@ -19,6 +19,7 @@ from gateway.errors import InvalidRequest
 KEY_PREFIX = "sk-gw-key-"
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|mo)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400}
+MAX_DURATION_SECONDS = 100 * 365 * 86400
 
 
 def looks_like_virtual_key(token: str) -> bool:
@@ -40,9 +41,10 @@ def preview(token: str) -> str:
 def duration_seconds(value: str, path: str = "budget_duration") -> int:
     """LiteLLM's budget durations: ``30s``, ``10m``, ``24h``, ``30d``, ``1w``, ``1mo`` (30 days)."""
     match = _DURATION.match(value)
-    if match is None or int(match[1]) <= 0:
-        raise InvalidRequest(f"{path}: must be a positive duration such as 30s, 10m, 24h, 30d, 1w or 1mo")
-    return int(match[1]) * _UNITS[match[2]]
+    seconds = int(match[1]) * _UNITS[match[2]] if match is not None else 0
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise InvalidRequest(f"{path}: must be a duration up to 100 years such as 30s, 10m, 24h, 30d, 1w or 1mo")
+    return seconds
 
 
 @dataclass(frozen=True)

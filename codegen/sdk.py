@@ -54,6 +54,9 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "beta/dreams:Dreams": ("dreams", "custom"),
     "beta/tunnels/tunnels:Tunnels": ("tunnels", "custom"),
     "beta/tunnels/certificates:Certificates": ("tunnel_certificates", "custom"),
+    # Admin API: only the two reports the gateway answers from its own spend records (issue 14)
+    "beta/organization/analytics/usage_report:UsageReport": ("usage_report", "custom"),
+    "beta/organization/analytics/cost_report:CostReport": ("cost_report", "custom"),
 }
 
 # SDK methods that are client-side helpers over an endpoint another method already describes

@@ -46,6 +46,8 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "user_profile_action_urls": ("Agents", "User Profiles (SDK)"),
     "user_profile_data_controls": ("Agents", "User Profiles (SDK)"),
     "dreams": ("Agents", "Dreams (SDK, research preview)"),
+    "usage_report": ("Keys", "Keys and spend"),
+    "cost_report": ("Keys", "Keys and spend"),
 }
 
 PAGE_FIELDS: dict[str, tuple[dict[str, Any], list[str]]] = {
@@ -58,6 +60,14 @@ PAGE_FIELDS: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["data", "has_more", "first_id", "last_id"],
     ),
     "SyncPageCursor": ({"next_page": {"type": "string", "nullable": True}}, ["data", "next_page"]),
+    "SyncReportPageCursor": (
+        {
+            "next_page": {"type": "string", "nullable": True},
+            "has_more": {"type": "boolean", "nullable": True},
+            "data_refreshed_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+        ["data"],
+    ),
     "SyncBidirectionalPageCursor": (
         {"next_page": {"type": "string", "nullable": True}, "prev_page": {"type": "string", "nullable": True}},
         ["data", "next_page", "prev_page"],

@@ -38,6 +38,8 @@ GROUPS = {
     "mcp_servers": "MCP",
     "voice": "Voice",
     "health": "Gateway health",
+    "keys": "Keys and spend",
+    "spend": "Keys and spend",
 }
 
 Doc = dict[str, Any]

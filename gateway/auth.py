@@ -11,7 +11,8 @@ Without that state they fail closed.
 A token that is not a gateway key but has the shape of a self-hosted worker's credential (an environment key or a
 sessions token, :mod:`gateway.storage.environment_keys`) is looked up in the database and, if live, scoped to the
 operation by :func:`gateway.worker_auth.authorise` (403/404 otherwise); its identity carries the credential's
-workspace. Anything else is a 401.
+workspace. A token shaped like a virtual key (``sk-gw-key-…``, :mod:`gateway.keys`) is looked up in the keys
+table. Anything else is a 401.
 
 Local mode (no keys configured): :func:`security_map` replaces connexion's apiKey and bearer handlers with ones that
 accept every request, with or without credentials, as the identity :data:`LOCAL_IDENTITY` - except that a presented
@@ -33,6 +34,7 @@ from connexion.security import ApiKeySecurityHandler, BearerSecurityHandler
 from connexion.utils import inspect_function_arguments
 
 from gateway.errors import AuthenticationFailed
+from gateway.keys.model import looks_like_virtual_key
 from gateway.settings import Settings
 from gateway.storage.environment_keys import looks_like_worker_credential
 
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 KEY_INDEX_STATE = "key_index"
 SETTINGS_STATE = "settings"
 STORAGE_STATE = "storage"  # gateway.storage.service.STATE
+KEYS_STATE = "keys"  # gateway.keys.service.KEYS_STATE
 LOCAL_IDENTITY: dict[str, str] = {"sub": "local", "workspace": "default"}
 Identity = dict[str, str] | None | Awaitable[dict[str, str] | None]
 
@@ -80,6 +83,17 @@ def _identify(token: str, request: Any) -> Identity:
     found = index.identify(token)
     if found is None and looks_like_worker_credential(token):
         return _worker_identity(token, request)
+    if found is None and looks_like_virtual_key(token):
+        return _virtual_key_identity(token, state)
+    return found
+
+
+async def _virtual_key_identity(token: str, state: dict[str, Any] | None) -> dict[str, str] | None:
+    """A virtual key's identity (gateway.keys), None when it is unknown; 401 when blocked or expired."""
+    keys = state.get(KEYS_STATE) if state is not None else None
+    if keys is None:
+        return None
+    found: dict[str, str] | None = await keys.identify(token)
     return found
 
 

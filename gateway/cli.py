@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = env_sub.add_parser("revoke-key", help="revoke an environment key by its id (ekey_…)")
     revoke.add_argument("key_id", metavar="KEY_ID")
     revoke.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    from gateway.keys import cli as keys_cli
+
+    keys_cli.add_parser(sub)
     return parser
 
 
@@ -326,6 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return routes_explain(args)
     if args.command == "environments":
         return environments_command(args)
+    if args.command == "keys":
+        from gateway.keys import cli as keys_cli
+
+        try:
+            return keys_cli.command(args, _with_store, PROG)
+        except ConfigError as exc:
+            return _fail(f"config error: {exc}")
     return check_config(args)
 
 

@@ -39,6 +39,7 @@ from gateway.errors import (
     UpstreamTimeout,
     error_type_for,
 )
+from gateway.keys.model import KEY_PREFIX as VIRTUAL_KEY_PREFIX
 from gateway.ops.hooks import UpstreamHooks
 from gateway.routing.config import Deployment, RoutingConfig, parse_routing
 from gateway.routing.model_ids import tier_of
@@ -85,7 +86,11 @@ class NativeService:
     # -- credentials ---------------------------------------------------------------------------------------------
     def client_credentials(self, headers: Mapping[str, str]) -> ClientCredentials:
         def own(token: str | None) -> str | None:
-            if not token or hashlib.sha256(token.encode()).hexdigest() in self.key_hashes:
+            if (
+                not token
+                or token.startswith(VIRTUAL_KEY_PREFIX)
+                or hashlib.sha256(token.encode()).hexdigest() in self.key_hashes
+            ):
                 return None
             return token
 

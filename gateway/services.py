@@ -22,6 +22,7 @@ ServiceFactory = Callable[[Settings, Mapping[str, Any]], AbstractAsyncContextMan
 
 def _factories() -> tuple[ServiceFactory, ...]:
     # imported here so that a feature's heavy imports happen when the app starts, not when gateway is imported
+    from gateway.keys.service import keys_service
     from gateway.native import native_service
     from gateway.ops.service import ops_service
     from gateway.proxy.service import proxy_service
@@ -35,6 +36,7 @@ def _factories() -> tuple[ServiceFactory, ...]:
         native_service,
         proxy_service,
         storage_service,
+        keys_service,
         batch_service,
         runtime_service,
         scheduler_service,

@@ -382,6 +382,35 @@ class GatewayClient(BaseClient):
             headers={"Last-Event-ID": last_event_id, "x-organization-uuid": x_organization_uuid},
         )
 
+    async def custom_cost_report_list(
+        self,
+        *,
+        starting_at: str,
+        bucket_width: str | None = None,
+        claude_tag_categories: list[str] | None = None,
+        claude_tag_user_ids: list[str] | None = None,
+        context_windows: list[str] | None = None,
+        ending_at: str | None = None,
+        group_by: list[str] | None = None,
+        inference_geos: list[str] | None = None,
+        limit: int | None = None,
+        models: list[str] | None = None,
+        page: str | None = None,
+        products: list[str] | None = None,
+        rbac_group_ids: list[str] | None = None,
+        slack_channel_ids: list[str] | None = None,
+        speeds: list[str] | None = None,
+        user_ids: list[str] | None = None,
+    ) -> httpx.Response:
+        """GET /v1/organizations/analytics/cost_report — [Legacy] Get cost in USD over time across a date range."""
+        return await self._request(
+            "GET",
+            "/v1/organizations/analytics/cost_report",
+            path={},
+            query={"starting_at": starting_at, "bucket_width": bucket_width, "claude_tag_categories[]": claude_tag_categories, "claude_tag_user_ids[]": claude_tag_user_ids, "context_windows[]": context_windows, "ending_at": ending_at, "group_by[]": group_by, "inference_geos[]": inference_geos, "limit": limit, "models[]": models, "page": page, "products[]": products, "rbac_group_ids[]": rbac_group_ids, "slack_channel_ids[]": slack_channel_ids, "speeds[]": speeds, "user_ids[]": user_ids},
+            headers={},
+        )
+
     async def custom_deployment_runs_list(
         self,
         *,
@@ -976,6 +1005,79 @@ class GatewayClient(BaseClient):
             path={},
             query={},
             headers={"anthropic-workspace-id": anthropic_workspace_id}, files=files,
+        )
+
+    async def custom_keys_delete(
+        self,
+        *,
+        body: dict[str, Any],
+    ) -> httpx.Response:
+        """POST /key/delete — Delete virtual keys"""
+        return await self._request(
+            "POST",
+            "/key/delete",
+            path={},
+            query={},
+            headers={}, json=body,
+        )
+
+    async def custom_keys_generate(
+        self,
+        *,
+        body: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """POST /key/generate — Generate a virtual key"""
+        return await self._request(
+            "POST",
+            "/key/generate",
+            path={},
+            query={},
+            headers={}, json=body,
+        )
+
+    async def custom_keys_info(
+        self,
+        *,
+        key: str,
+    ) -> httpx.Response:
+        """GET /key/info — A virtual key's settings and spend"""
+        return await self._request(
+            "GET",
+            "/key/info",
+            path={},
+            query={"key": key},
+            headers={},
+        )
+
+    async def custom_keys_list(
+        self,
+        *,
+        page: int | None = None,
+        size: int | None = None,
+        workspace: str | None = None,
+        return_full_object: bool | None = None,
+    ) -> httpx.Response:
+        """GET /key/list — List virtual keys"""
+        return await self._request(
+            "GET",
+            "/key/list",
+            path={},
+            query={"page": page, "size": size, "workspace": workspace, "return_full_object": return_full_object},
+            headers={},
+        )
+
+    async def custom_keys_update(
+        self,
+        *,
+        body: dict[str, Any],
+    ) -> httpx.Response:
+        """POST /key/update — Change a virtual key's settings"""
+        return await self._request(
+            "POST",
+            "/key/update",
+            path={},
+            query={},
+            headers={}, json=body,
         )
 
     async def custom_memories_create(
@@ -1888,6 +1990,44 @@ class GatewayClient(BaseClient):
             headers={"anthropic-workspace-id": anthropic_workspace_id},
         )
 
+    async def custom_spend_logs(
+        self,
+        *,
+        api_key: str | None = None,
+        workspace: str | None = None,
+        model: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        limit: int | None = None,
+    ) -> httpx.Response:
+        """GET /spend/logs — Spend rows, newest first"""
+        return await self._request(
+            "GET",
+            "/spend/logs",
+            path={},
+            query={"api_key": api_key, "workspace": workspace, "model": model, "start_date": start_date, "end_date": end_date, "limit": limit},
+            headers={},
+        )
+
+    async def custom_spend_totals(
+        self,
+        *,
+        group_by: str | None = None,
+        api_key: str | None = None,
+        workspace: str | None = None,
+        model: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+    ) -> httpx.Response:
+        """GET /spend/totals — Spend totals per key, workspace or model"""
+        return await self._request(
+            "GET",
+            "/spend/totals",
+            path={},
+            query={"group_by": group_by, "api_key": api_key, "workspace": workspace, "model": model, "start_date": start_date, "end_date": end_date},
+            headers={},
+        )
+
     async def custom_tunnel_certificates_archive(
         self,
         *,
@@ -2045,6 +2185,35 @@ class GatewayClient(BaseClient):
             path={"tunnel_id": tunnel_id},
             query={},
             headers={"anthropic-workspace-id": anthropic_workspace_id}, json=body,
+        )
+
+    async def custom_usage_report_list(
+        self,
+        *,
+        starting_at: str,
+        bucket_width: str | None = None,
+        claude_tag_categories: list[str] | None = None,
+        claude_tag_user_ids: list[str] | None = None,
+        context_windows: list[str] | None = None,
+        ending_at: str | None = None,
+        group_by: list[str] | None = None,
+        inference_geos: list[str] | None = None,
+        limit: int | None = None,
+        models: list[str] | None = None,
+        page: str | None = None,
+        products: list[str] | None = None,
+        rbac_group_ids: list[str] | None = None,
+        slack_channel_ids: list[str] | None = None,
+        speeds: list[str] | None = None,
+        user_ids: list[str] | None = None,
+    ) -> httpx.Response:
+        """GET /v1/organizations/analytics/usage_report — [Legacy] Get token usage over time across a date range."""
+        return await self._request(
+            "GET",
+            "/v1/organizations/analytics/usage_report",
+            path={},
+            query={"starting_at": starting_at, "bucket_width": bucket_width, "claude_tag_categories[]": claude_tag_categories, "claude_tag_user_ids[]": claude_tag_user_ids, "context_windows[]": context_windows, "ending_at": ending_at, "group_by[]": group_by, "inference_geos[]": inference_geos, "limit": limit, "models[]": models, "page": page, "products[]": products, "rbac_group_ids[]": rbac_group_ids, "slack_channel_ids[]": slack_channel_ids, "speeds[]": speeds, "user_ids[]": user_ids},
+            headers={},
         )
 
     async def custom_user_profile_action_urls_create(

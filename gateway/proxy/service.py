@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from gateway.auth import KeyIndex
 from gateway.errors import AuthenticationFailed, InvalidRequest
+from gateway.keys.model import looks_like_virtual_key
 from gateway.proxy.accounting import ACCOUNTING_STATE, RequestAccounting
 from gateway.proxy.config import ProxyConfig, parse_proxy_config
 from gateway.proxy.event_sink import EventSink
@@ -75,8 +76,9 @@ class ProxyService:
 
 
 def is_gateway_key(keys: KeyIndex, token: str) -> bool:
-    """True when ``token`` is one of this gateway's own API keys (those are never forwarded upstream)."""
-    return bool(keys.entries) and keys.identify(token) is not None
+    """True when ``token`` is one of this gateway's own API keys, or has a virtual key's shape (those are never
+    forwarded upstream)."""
+    return looks_like_virtual_key(token) or (bool(keys.entries) and keys.identify(token) is not None)
 
 
 def service_of(scope: Mapping[str, Any]) -> ProxyService:
@@ -94,7 +96,7 @@ async def dispatch(operation_id: str, answer: LocalAnswer) -> Any:
     operation = OPERATIONS[operation_id]
     if not service.is_local(operation.category):
         return await service.proxy.forward(operation, request)
-    tenant = service.authorize_local(request.headers)
+    tenant = await _tenant(service, request)
     return await _answer(service, request, answer, tenant)
 
 
@@ -102,8 +104,23 @@ async def local_stub(answer: LocalAnswer, *, authorize: bool = True) -> Any:
     """Stub operations are always answered here."""
     request = current_request
     service = service_of(request.scope)
-    tenant = service.authorize_local(request.headers) if authorize else LOCAL_TENANT
+    tenant = await _tenant(service, request) if authorize else LOCAL_TENANT
     return await _answer(service, request, answer, tenant)
+
+
+async def _tenant(service: ProxyService, request: Any) -> Tenant:
+    """The caller of a local answer: a configuration key (``authorize_local``) or a virtual key (gateway.keys)."""
+    from gateway.keys.service import KEYS_STATE
+    from gateway.keys.usage import presented_virtual_key
+
+    token = presented_virtual_key(request.headers) if service.keys.entries else None
+    keys = (request.scope.get("state") or {}).get(KEYS_STATE)
+    if token is None or keys is None:
+        return service.authorize_local(request.headers)
+    identity = await keys.identify(token)
+    if identity is None:
+        raise AuthenticationFailed("invalid API key for this gateway")
+    return Tenant(key=identity["sub"], workspace=identity["workspace"], keyed=True)
 
 
 async def _answer(service: ProxyService, request: Any, answer: LocalAnswer, tenant: Tenant) -> Any:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from connexion import request
+
+from gateway import services
+from gateway.keys import usage as key_usage
+from gateway.keys.service import KEYS_STATE
 from gateway.proxy.service import dispatch
 
 
@@ -23,7 +28,11 @@ async def roles() -> Any:
 
 
 async def usage() -> Any:
-    """GET /api/oauth/usage (local: from the gateway's own request accounting)"""
+    """GET /api/oauth/usage (a virtual key: its budget, gateway.keys.usage; local: the gateway's request accounting)"""
+    token = key_usage.presented_virtual_key(request.headers)
+    keys = services.optional_from_request(KEYS_STATE)
+    if token is not None and keys is not None:
+        return await key_usage.usage(keys, token)
     return await dispatch("proxy.oauth.usage", lambda local, _r: local.usage())
 
 

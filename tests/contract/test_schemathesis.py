@@ -34,6 +34,8 @@ from tests.contract._stats import SCHEMATHESIS_CASES
 from tests.model_fake import model_routing
 
 KEY = "sk-gw-test-schemathesis-0123456789"
+MASTER_KEY = "sk-gw-test-schemathesis-master-0123456789"
+ADMIN_PATHS = ("/key/", "/spend/", "/v1/organizations/analytics/")  # gateway.keys: master key only
 HEAVY_BODY_REFS = 40
 
 
@@ -68,6 +70,7 @@ APP = create_app(
     settings_from_mapping(
         {
             "gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True},
+            "general_settings": {"master_key": MASTER_KEY},
             "storage": {"database_url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='gw-fuzz-')}/gateway.db"},
             **model_routing(),
         }
@@ -95,4 +98,5 @@ def test_every_operation(case: Case) -> None:
     excluded = [not_a_server_error] if _planned(case) else []
     if _websocket(case):
         excluded.append(positive_data_acceptance)
-    case.call_and_validate(headers={"x-api-key": KEY}, excluded_checks=excluded)
+    key = MASTER_KEY if case.operation.path.startswith(ADMIN_PATHS) else KEY
+    case.call_and_validate(headers={"x-api-key": key}, excluded_checks=excluded)

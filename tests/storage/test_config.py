@@ -53,5 +53,5 @@ def test_migrations_are_idempotent_and_sqlite_uses_wal(tmp_path: Path) -> None:
         return mode, head, tables
 
     mode, head, tables = asyncio.run(run())
-    assert mode == "wal" and head == "0003"
-    assert {"resources", "resource_versions", "events", "alembic_version"} <= tables
+    assert mode == "wal" and head == "0004"
+    assert {"resources", "resource_versions", "events", "alembic_version", "virtual_keys", "spend_logs"} <= tables

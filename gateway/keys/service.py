@@ -1,0 +1,325 @@
+"""The keys service: virtual-key lookup, admission (limits) and spend recording, owned by the app's lifespan.
+
+The interface other parts of the gateway use (the native handlers today; the session runtime can meter its model
+calls against the session creator's key the same way)::
+
+    keys: KeysService = state[KEYS_STATE]
+    standing = await keys.admit(identity, model, group)  # raises the 429/403 GatewayError, or returns the standing
+    # (group: the routing group, or a callable giving it, asked only when the key has a model list)
+    ...call the model...
+    keys.record(identity, model, usage, deployment=..., request_id=...)  # never blocks; never raises
+
+``identity`` is the authenticated identity connexion hands the handlers (``token_info``): ``{"sub", "workspace"}``
+for configuration keys (metered as ``config:<name>``, never limited), plus ``key_id`` for a virtual key.
+``record`` queues the call: a background task advances the shared counters at once and writes the spend rows in
+batches (every ``FLUSH_SECONDS`` or ``BATCH_ROWS`` rows), so the request path never waits for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.errors import AuthenticationFailed, PermissionDenied
+from gateway.keys.counters import Counters, MemoryCounters, RedisCounters
+from gateway.keys.limits import Standing
+from gateway.keys.model import VirtualKey, key_hash, looks_like_virtual_key, new_key, preview
+from gateway.keys.pricing import Pricing, Usage
+from gateway.keys.store import KeyStore, SpendRow
+from gateway.settings import Settings
+from gateway.storage.store import Store, utcnow
+
+logger = logging.getLogger(__name__)
+KEYS_STATE = "keys"
+MASTER_KEY_NAME = "master_key"
+CACHE_SECONDS = 5.0  # how long a process trusts a key row it read (an update elsewhere is seen within this)
+FLUSH_SECONDS = 0.5
+BATCH_ROWS = 200
+LIFETIME = "life"
+
+
+@dataclass
+class _Recorded:
+    identity: Mapping[str, str]
+    model: str
+    usage: Usage
+    cost: float
+    deployment: str | None
+    request_id: str
+    at: datetime
+
+
+def identity_of() -> dict[str, str]:
+    """The authenticated identity of the current request (connexion's ``token_info``; local mode's otherwise)."""
+    from connexion.context import context
+
+    try:
+        info = context.get("token_info")
+    except LookupError:
+        info = None
+    if isinstance(info, Mapping):
+        return {str(k): str(v) for k, v in info.items() if isinstance(v, str)}
+    return {"sub": "local", "workspace": "default"}
+
+
+def meter_id(identity: Mapping[str, str]) -> str:
+    """The id spend is recorded under: the virtual key's id, ``config:<name>`` for a configuration key."""
+    return identity.get("key_id") or f"config:{identity.get('sub', 'local')}"
+
+
+class KeysService:
+    def __init__(self, store: KeyStore, counters: Counters, pricing: Pricing, *, shared: bool) -> None:
+        self.store = store
+        self.counters = counters
+        self.pricing = pricing
+        self.shared = shared  # counters in Redis (every process) rather than this process's memory
+        self._by_hash: dict[str, tuple[VirtualKey | None, float]] = {}
+        self._by_id: dict[str, tuple[VirtualKey, float]] = {}
+        self._queue: asyncio.Queue[_Recorded | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name="keys-spend-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop the writer."""
+        if self._writer is None:
+            return
+        self._queue.put_nowait(None)
+        try:
+            await asyncio.wait_for(self._writer, timeout=10)
+        except TimeoutError:
+            logger.error("the spend writer did not finish within 10 s; %d call(s) unrecorded", self._queue.qsize())
+        self._writer = None
+
+    # -- keys ----------------------------------------------------------------------------------------------------
+    def _remember(self, digest: str, key: VirtualKey | None) -> None:
+        until = time.monotonic() + CACHE_SECONDS
+        self._by_hash[digest] = (key, until)
+        if key is not None:
+            self._by_id[key.id] = (key, until)
+        if len(self._by_hash) > 10_000:
+            self._by_hash.clear()
+            self._by_id.clear()
+
+    def forget(self, key: VirtualKey) -> None:
+        self._by_hash.pop(key.key_hash, None)
+        self._by_id.pop(key.id, None)
+
+    async def key(self, key_id: str) -> VirtualKey | None:
+        cached = self._by_id.get(key_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        key = await self.store.get(key_id)
+        if key is not None:
+            self._remember(key.key_hash, key)
+        return key
+
+    async def identify(self, token: str) -> dict[str, str] | None:
+        """The identity of a live virtual key, None for an unknown one; 401 for a blocked or expired one."""
+        if not looks_like_virtual_key(token):
+            return None
+        digest = key_hash(token)
+        cached = self._by_hash.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            key = cached[0]
+        else:
+            key = await self.store.by_hash(digest)
+            self._remember(digest, key)
+        if key is None or not hmac.compare_digest(key.key_hash, digest):
+            return None
+        if key.blocked:
+            raise AuthenticationFailed("this key is blocked", headers={"x-should-retry": "false"})
+        if key.expired(utcnow()):
+            raise AuthenticationFailed("this key has expired", headers={"x-should-retry": "false"})
+        return {"sub": key.key_name or key.id, "workspace": key.workspace, "key_id": key.id}
+
+    async def generate(self, values: Mapping[str, Any]) -> tuple[VirtualKey, str]:
+        """A new key; the plaintext is returned here and never again."""
+        plaintext = new_key()
+        key = await self.store.create(key_hash(plaintext), preview(plaintext), values)
+        return key, plaintext
+
+    async def update(self, key_id: str, values: Mapping[str, Any]) -> VirtualKey | None:
+        before = await self.store.get(key_id)
+        key = await self.store.update(key_id, values)
+        for stale in (before, key):
+            if stale is not None:
+                self.forget(stale)
+        return key
+
+    async def delete(self, key_ids: list[str]) -> list[str]:
+        for key_id in key_ids:
+            cached = self._by_id.get(key_id)
+            if cached is not None:
+                self.forget(cached[0])
+        return await self.store.delete(key_ids)
+
+    # -- admission -----------------------------------------------------------------------------------------------
+    async def standing(self, key: VirtualKey, *, count_request: bool) -> Standing:
+        """The key's current counters (counting this request towards rpm when ``count_request``)."""
+        now = time.time()
+        today = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
+        window = key.budget_window(today)
+        window_name = LIFETIME if window is None else str(int(window[0].replace(tzinfo=UTC).timestamp()))
+        snapshot = await self.counters.check(key.id, int(now // 60), window_name, count_request)
+        spend = snapshot.spend
+        if spend is None:
+            spend = await self.store.spend_since(key.id, None if window is None else window[0])
+            await self.counters.seed(key.id, window_name, spend)
+        return Standing(
+            key=key,
+            now=now,
+            rpm=snapshot.rpm,
+            tpm=snapshot.tpm,
+            spend=spend,
+            reset=None if window is None else window[1],
+        )
+
+    async def admit(
+        self, identity: Mapping[str, str], model: str, group: str | Callable[[], str | None] | None = None
+    ) -> Standing | None:
+        """Check the key's model list and limits before a model call: raises the client's error (403, 429), or
+        returns the standing whose headers the answer carries (None for a key without limits)."""
+        key_id = identity.get("key_id")
+        if not key_id:
+            return None
+        key = await self.key(key_id)
+        if key is None:
+            raise AuthenticationFailed("this key was deleted", headers={"x-should-retry": "false"})
+        if key.models and not key.allows(model, group() if callable(group) else group):
+            raise PermissionDenied(f"this key may not use model {model}")
+        if key.max_budget is None and key.rpm_limit is None and key.tpm_limit is None:
+            return None
+        standing = await self.standing(key, count_request=True)
+        refusal = standing.refusal()
+        if refusal is not None:
+            raise refusal
+        return standing
+
+    # -- spend ---------------------------------------------------------------------------------------------------
+    def record(
+        self,
+        identity: Mapping[str, str],
+        model: str,
+        usage: Usage,
+        *,
+        params: Mapping[str, Any] | None = None,
+        upstream_model: str | None = None,
+        deployment: str | None = None,
+        request_id: str | None = None,
+    ) -> float:
+        """Queue one model call's spend (never blocks, never raises); returns its cost in USD."""
+        cost = self.pricing.price(model, params, upstream_model).cost(usage)
+        self._queue.put_nowait(
+            _Recorded(identity, model, usage, cost, deployment, request_id or f"call_{secrets.token_hex(12)}", utcnow())
+        )
+        return cost
+
+    async def _write_loop(self) -> None:
+        """Drain the queue: counters advance per drained batch (one add per key), rows are written every
+        FLUSH_SECONDS or BATCH_ROWS rows, and once more at stop."""
+        pending: list[SpendRow] = []
+        flushed_at = time.monotonic()
+        stopping = False
+        while not stopping:
+            items: list[_Recorded | None] = []
+            wait = FLUSH_SECONDS - (time.monotonic() - flushed_at) if pending else None
+            try:
+                items.append(await asyncio.wait_for(self._queue.get(), timeout=wait))
+            except TimeoutError:
+                pass
+            while not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            stopping = None in items
+            recorded = [item for item in items if item is not None]
+            if recorded:
+                pending += await self._counted(recorded)
+            due = stopping or len(pending) >= BATCH_ROWS or time.monotonic() - flushed_at >= FLUSH_SECONDS
+            if pending and due:
+                await self._write(pending)
+                pending = []
+            if due:
+                flushed_at = time.monotonic()
+
+    async def _counted(self, items: list[_Recorded]) -> list[SpendRow]:
+        """The rows of ``items``; the virtual keys' counters advanced once per key."""
+        per_key: dict[str, tuple[int, float, datetime]] = {}
+        rows = []
+        for item in items:
+            key_id = meter_id(item.identity)
+            if item.identity.get("key_id"):
+                tokens, cost, _at = per_key.get(key_id, (0, 0.0, item.at))
+                per_key[key_id] = (tokens + item.usage.total, cost + item.cost, item.at)
+            rows.append(
+                SpendRow(
+                    request_id=item.request_id,
+                    key_id=key_id,
+                    key_name=item.identity.get("sub"),
+                    workspace=item.identity.get("workspace") or "default",
+                    model=item.model,
+                    deployment=item.deployment,
+                    input_tokens=item.usage.input_tokens,
+                    output_tokens=item.usage.output_tokens,
+                    cache_creation_input_tokens=item.usage.cache_creation_input_tokens,
+                    cache_read_input_tokens=item.usage.cache_read_input_tokens,
+                    cost=item.cost,
+                    created_at=item.at,
+                )
+            )
+        minute = int(time.time() // 60)
+        for key_id, (tokens, cost, at) in per_key.items():
+            with suppress(Exception):  # counters are best effort; the rows are the record
+                key = await self.key(key_id)
+                window = None
+                if key is not None:
+                    span = key.budget_window(at)
+                    window = LIFETIME if span is None else str(int(span[0].replace(tzinfo=UTC).timestamp()))
+                await self.counters.add(key_id, minute, window, tokens, cost)
+        return rows
+
+    async def _write(self, batch: list[SpendRow]) -> None:
+        for attempt in range(3):
+            try:
+                await self.store.write_spend(batch)
+                return
+            except Exception:
+                logger.warning("spend write failed (attempt %d of 3)", attempt + 1, exc_info=True)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        logger.error("%d spend row(s) could not be written and are lost", len(batch))
+
+
+@asynccontextmanager
+async def keys_service(settings: Settings, state: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
+    """Lifespan factory (after storage): counters in Redis when ``router_settings.redis_url`` is set."""
+    from gateway.routing.config import parse_routing
+    from gateway.storage.service import STATE as STORAGE_STATE
+
+    store = state[STORAGE_STATE]
+    if not isinstance(store, Store):
+        raise RuntimeError("the keys service needs the storage service")
+    redis_url = parse_routing(settings.raw).redis_url
+    redis: Any = None
+    counters: Counters = MemoryCounters()
+    if redis_url:
+        from redis import asyncio as redis_asyncio
+
+        redis = redis_asyncio.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        counters = RedisCounters(redis)
+    service = KeysService(KeyStore(store.engine), counters, Pricing(), shared=redis is not None)
+    service.start()
+    try:
+        yield {KEYS_STATE: service}
+    finally:
+        await service.stop()
+        if redis is not None:
+            await redis.aclose()

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.runtime import model, tools, transcript
+from gateway.keys.service import KeysService
+from gateway.native import NativeService
+from gateway.runtime import metered, model, tools, transcript
 from gateway.runtime.assemble import assemble
 from gateway.runtime.config import RuntimeConfig
 from gateway.runtime.inbox import truncate
@@ -41,10 +43,14 @@ class Context:
     signal: asyncio.Event
     turns: asyncio.Semaphore
     server_tools: ServerTools
+    #: the keys service (gateway.keys), when the app runs one: model calls are metered against the session's key
+    keys: KeysService | None = None
 
 
 def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
-    kind = ERROR_TYPES.get(failure.status, "model_request_failed_error")
+    # a spent budget of the session's key (gateway.keys) is the Managed Agents ``billing_error``
+    kind = "billing_error" if failure.error_type == "billing_error" else None
+    kind = kind or ERROR_TYPES.get(failure.status, "model_request_failed_error")
     message = f"model request failed ({failure.status} {failure.error_type}): {failure.message}"
     return {"type": "session.error", "error": {"type": kind, "message": message, "retry_status": {"type": retry}}}
 
@@ -245,7 +251,7 @@ class SessionRun:
         previews = Previews(self.ctx.store.bus, self.session_id, publish=self.thread is None)
         interrupts = sum(1 for e in log.events if e.get("type") == "user.interrupt")
         async with self.ctx.turns:
-            call = asyncio.ensure_future(model.request(self.ctx.native, body, previews))
+            call = asyncio.ensure_future(model.request(self._native(record, start_id), body, previews))
             try:
                 interrupted = await self._watch(call, interrupts)
             finally:
@@ -282,6 +288,13 @@ class SessionRun:
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)
         return bool(done.events[-1]["type"] == "session.status_idle")
+
+    def _native(self, record: Record, start_id: str) -> model.Native:
+        """The native service, metered against the session's key when it has one (gateway.runtime.metered)."""
+        identity = metered.identity_of(record.doc)
+        if self.ctx.keys is None or identity is None or not isinstance(self.ctx.native, NativeService):
+            return self.ctx.native
+        return metered.MeteredNative(self.ctx.keys, self.ctx.native, identity, f"{self.session_id}/{start_id}")
 
     async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
         """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or

@@ -27,12 +27,24 @@ class ModelFailure(Exception):
     """The model request failed: ``status`` (HTTP, or the status of an in-stream error's type), Anthropic error
     type, message and the upstream's ``retry-after`` seconds when it gave one."""
 
-    def __init__(self, status: int, error_type: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        retry_after: float | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.error_type, self.message, self.retry_after = status, error_type, message, retry_after
+        self.should_retry = should_retry  # the answer's x-should-retry, when it had one
 
     @property
     def retryable(self) -> bool:
+        """Worth retrying: a retryable status, unless the answer said ``x-should-retry: false`` (a spent budget's
+        ``billing_error``: retrying cannot help until the window resets)."""
+        if self.should_retry is not None:
+            return self.should_retry
         return self.status in RETRYABLE
 
 
@@ -54,6 +66,11 @@ class Result:
     model: str | None = None
 
 
+def _should_retry(headers: Mapping[str, str]) -> bool | None:
+    value = str(headers.get("x-should-retry", "")).strip().lower()
+    return {"true": True, "false": False}.get(value)
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return float(headers["retry-after"])
@@ -69,7 +86,7 @@ def _failure_of(status: int, body: bytes, headers: Mapping[str, str]) -> ModelFa
         message = str(error.get("message") or message)
     except (orjson.JSONDecodeError, AttributeError):
         pass
-    return ModelFailure(status, error_type, message, _retry_after(headers))
+    return ModelFailure(status, error_type, message, _retry_after(headers), _should_retry(headers))
 
 
 def _usage(into: dict[str, int], usage: Any) -> None:
@@ -153,7 +170,10 @@ async def request(native: Native, body: dict[str, Any], sink: Sink) -> Result:
     try:
         response = await native.messages(body, orjson.dumps(body), HEADERS)
     except GatewayError as error:
-        raise ModelFailure(error.status, error.error_type, error.message, _retry_after(error.headers)) from error
+        headers = error.headers or {}
+        raise ModelFailure(
+            error.status, error.error_type, error.message, _retry_after(headers), _should_retry(headers)
+        ) from error
     if response.status_code >= 400 or not isinstance(response, StreamingResponse):
         if response.status_code >= 400:
             raise _failure_of(response.status_code, bytes(response.body), response.headers)

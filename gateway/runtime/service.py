@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway import services
+from gateway.keys.service import KEYS_STATE, KeysService
 from gateway.ops.drain import Drain
 from gateway.runtime import inbox, tools, transcript
 from gateway.runtime.cloud_tools import CloudTools
@@ -54,6 +55,8 @@ class Runtime:
         #: runs the built-in toolset on cloud environments (None: the ``none`` behaviour); set by the lifespan
         self.executor: Executor | None = None
         self._background: set[asyncio.Task[None]] = set()
+        #: the keys service (gateway.keys) when the app runs one; set by the lifespan
+        self.keys: KeysService | None = None
         #: the app's drain state (gateway.ops.drain): while it drains, no new session is taken up here
         self.drain: Drain | None = None
 
@@ -108,7 +111,9 @@ class Runtime:
     def _context(self, session_id: str) -> Context:
         """What a run of ``session_id`` in this process works with (its signal exists while its task runs)."""
         signal = self.signals.get(session_id) or asyncio.Event()
-        return Context(self.config, self.store, self.native, self._need_worker, signal, self.turns, self.server_tools)
+        return Context(
+            self.config, self.store, self.native, self._need_worker, signal, self.turns, self.server_tools, self.keys
+        )
 
     async def _fail(self, run: SessionRun) -> None:
         record = await run._session()
@@ -253,6 +258,7 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         packages = workdir_of(runtime.config) / ".packages"
         CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
+    runtime.keys = state.get(KEYS_STATE)
     ops = state.get("ops")
     runtime.drain = ops.drain if ops is not None else None
     sweeper = asyncio.create_task(

@@ -245,9 +245,16 @@ def _outcomes(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 # --- operations ---------------------------------------------------------------------------------------------------
 async def create(
-    store: Store, workspace: str, body: Mapping[str, Any], *, seal: Seal | None = None, deployment_id: str | None = None
+    store: Store,
+    workspace: str,
+    body: Mapping[str, Any],
+    *,
+    seal: Seal | None = None,
+    deployment_id: str | None = None,
+    identity: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``deployment_id``: the deployment whose run creates this session (``sessions.list(deployment_id=…)``)."""
+    """``deployment_id``: the deployment whose run creates this session (``sessions.list(deployment_id=…)``);
+    ``identity``: the creating key's identity, kept privately (``_identity``) to meter the session's model calls."""
     agent = await _resolve_agent(store, workspace, body.get("agent"))
     environment_id = str(body.get("environment_id", ""))
     await _live(store, workspace, "environment", environment_id, "environment")
@@ -274,6 +281,8 @@ async def create(
         "deployment_id": deployment_id,
         "_thread": {"id": new_id(THREAD_PREFIX), "created_at": rfc3339(utcnow())},
     }
+    if identity:
+        doc["_identity"] = dict(identity)
     record = await store.create(workspace, KIND.type, session_id, doc)
     if initial:
         await EventLog(store, workspace).append(session_id, initial, thread_id=doc["_thread"]["id"])

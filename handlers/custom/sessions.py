@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.keys.service import identity_of
 from gateway.runtime.service import runtime
 from gateway.storage import sessions
 from gateway.storage.requests import seal_secret
@@ -46,7 +47,7 @@ async def list(
 
 async def create(body: dict[str, Any], **_: Any) -> dict[str, Any]:
     """POST /v1/sessions"""
-    session = await sessions.create(store(), workspace(), body, seal=seal_secret)
+    session = await sessions.create(store(), workspace(), body, seal=seal_secret, identity=identity_of())
     await runtime().created(workspace(), session, initial_events=bool(body.get("initial_events")))
     return session
 

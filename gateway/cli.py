@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override gateway.host")
     serve.add_argument("--port", type=_port, help="override gateway.port")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="override gateway.log_level")
+    serve.add_argument(
+        "--key-file",
+        metavar="FILE",
+        default=os.environ.get("GATEWAY_KEY_FILE"),
+        help="without gateway.api_keys: use $GATEWAY_KEY, else the key in FILE, else generate one into FILE "
+        "(printed once); default $GATEWAY_KEY_FILE",
+    )
     check = sub.add_parser("check-config", help="load the config and the spec, build the app, and report")
     check.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
     routes = sub.add_parser("routes", help="inspect the native routing table")
@@ -185,7 +193,8 @@ def _fail(message: str) -> int:
 
 
 def _load(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config)
+    # --config, else LiteLLM's CONFIG_FILE_PATH, else the embedded default
+    settings = load_settings(getattr(args, "config", None) or os.environ.get("CONFIG_FILE_PATH") or None)
     overrides = {
         name: value
         for name, value in (
@@ -221,13 +230,21 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.limits import parse_limits
 
         limits = parse_limits(settings.raw)  # the server: section (connection, header and body limits)
+        if args.key_file:
+            from pathlib import Path
+
+            from gateway.bootstrap_key import announcement, with_bootstrap_key
+
+            settings, bootstrap = with_bootstrap_key(settings, Path(args.key_file))
+            for line in announcement(bootstrap) if bootstrap else ():
+                print(line, file=sys.stderr, flush=True)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
         return _fail(
             f"refusing to listen on {settings.host!r}: no gateway.api_keys are configured (local mode), so every "
             "request would be accepted. Local mode binds to loopback only (127.0.0.1, ::1, localhost); "
-            "configure gateway.api_keys to listen on other addresses."
+            "configure gateway.api_keys (or pass --key-file) to listen on other addresses."
         )
     _configure_logging(settings.log_level)
     try:

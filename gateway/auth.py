@@ -163,7 +163,7 @@ def _accepts(func: Callable[..., Any], keyword: str) -> bool:
 
 class _ApiKeyHandler(ApiKeySecurityHandler):  # type: ignore[misc]
     """connexion's apiKey handler, but the key function's signature is inspected once, not twice per request (it was
-    5 % of a proxied request's CPU: docs/notes/issue-3-benchmark.md, hot spot 2)."""
+    5 % of a proxied request's CPU: docs/development/notes/issue-3-benchmark.md, hot spot 2)."""
 
     @staticmethod
     def _accepts_kwarg(func: Callable[..., Any], keyword: str) -> bool:

@@ -18,7 +18,6 @@ COPY spec ./spec
 COPY gateway ./gateway
 COPY handlers ./handlers
 COPY codegen ./codegen
-COPY gateway_client ./gateway_client
 COPY deploy/gateway.yaml ./config/gateway.yaml
 RUN pip install --no-cache-dir -e .
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ STATE = "native"
 ROUTE_HEADER = "x-gateway-route"
 MODELS_CREATED_AT = "2026-11-01T00:00:00Z"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+RECENT_REQUESTS = 50  # native requests kept in memory for the status page (what the log line has, nothing more)
 RETRY_BACKOFF = 0.5  # seconds before the first same-deployment retry (doubling), unless retry-after says otherwise
 MAX_RETRY_WAIT = 8.0
 
@@ -72,6 +74,7 @@ class NativeService:
         self.session = session
         self.key_hashes = key_hashes  # the gateway's own keys are never forwarded upstream
         self.models = catalogue(config)
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)  # the status page's list (no bodies)
 
     # -- credentials ---------------------------------------------------------------------------------------------
     def client_credentials(self, headers: Mapping[str, str]) -> ClientCredentials:
@@ -242,23 +245,20 @@ class NativeService:
         started: float,
         stream: bool,
     ) -> None:
-        logger.info(
-            "%s",
-            orjson.dumps(
-                {
-                    "event": "native_request",
-                    "model": decision.model,
-                    "tier": decision.tier,
-                    "effort": decision.effort,
-                    "group": decision.group,
-                    "deployment": deployment.id if deployment else None,
-                    "attempts": attempts,
-                    "status": status,
-                    "stream": stream,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-            ).decode(),
-        )
+        line = {
+            "event": "native_request",
+            "model": decision.model,
+            "tier": decision.tier,
+            "effort": decision.effort,
+            "group": decision.group,
+            "deployment": deployment.id if deployment else None,
+            "attempts": attempts,
+            "status": status,
+            "stream": stream,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        logger.info("%s", orjson.dumps(line).decode())
+        self.recent.append({**line, "at": time.time()})
 
     # -- models --------------------------------------------------------------------------------------------------
     def model_objects(self) -> list[dict[str, Any]]:

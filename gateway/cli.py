@@ -19,7 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gateway import __version__, cli_routes, cli_setup
+from gateway import __version__, cli_completion, cli_routes, cli_setup
 from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
 from gateway.spec import SpecError, load_spec, operation_count
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     routes_sub = routes.add_subparsers(dest="routes_command", required=True)
     cli_routes.add_parsers(routes_sub, CONFIG_HELP)  # list, explain
     cli_setup.add_parsers(sub, CONFIG_HELP)  # init, doctor, claude
+    cli_completion.add_parser(sub)
     environments = sub.add_parser("environments", help="keys of self-hosted environments' workers")
     env_sub = environments.add_subparsers(dest="environments_command", required=True)
     key = env_sub.add_parser("key", help="mint an environment key; it is printed once, as the last line of stdout")
@@ -331,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "routes":
         return cli_routes.routes_list(args) if args.routes_command == "list" else cli_routes.routes_explain(args)
+    if args.command == "completion":
+        return cli_completion.completion(args)
     if args.command in ("init", "doctor", "claude"):
         return {"init": cli_setup.init, "doctor": cli_setup.doctor, "claude": cli_setup.claude}[args.command](args)
     if args.command == "environments":

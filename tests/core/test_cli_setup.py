@@ -259,3 +259,28 @@ def test_routes_list_reads_yaml_fixture_sections(tmp_path: Path) -> None:
     out = _run("routes", "list", "--config", str(target))
     assert "anthropic/1 [anthropic] https://api.anthropic.com model=the client's model id" in out.stdout
     assert yaml.safe_load(target.read_text())["routing"]["default"] == "anthropic"
+
+
+# -- completion ---------------------------------------------------------------------------------------------------
+def _complete(script: Path, *words: str) -> list[str]:
+    array = " ".join(f"'{w}'" for w in ("litellm-gateway", *words))
+    program = f"source {script}; COMP_WORDS=({array}); COMP_CWORD={len(words)}; _litellm_gateway; "
+    program += 'printf "%s\\n" "${COMPREPLY[@]}"'
+    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_bash_completion_is_generated_from_the_parser(tmp_path: Path) -> None:
+    out = _run("completion", "bash")
+    assert out.returncode == 0, out.stderr
+    script = tmp_path / "litellm-gateway.bash"
+    script.write_text(out.stdout)
+    assert _complete(script, "ro") == ["routes"]
+    assert set(_complete(script, "")) >= {"serve", "check-config", "routes", "init", "doctor", "claude", "completion"}
+    assert _complete(script, "routes", "") == ["list", "explain", "--help"]
+    assert set(_complete(script, "routes", "explain", "--")) >= {"--config", "--model", "--effort", "--body"}
+    assert "--key-file" in _complete(script, "serve", "--k")
+    (tmp_path / "gateway.yaml").write_text("")
+    assert _complete(script, "serve", "--config", str(tmp_path / "gat")) == [str(tmp_path / "gateway.yaml")]
+    assert _run("completion", "zsh").stdout.startswith("autoload -U +X bashcompinit")

@@ -1,4 +1,4 @@
-"""The status page (operationId ``stub.status.page``): HTML for a person, see :mod:`gateway.status_page`."""
+"""The status page (operationId ``custom.status.page``): HTML for a person, see :mod:`gateway.status_page`."""
 
 from __future__ import annotations
 

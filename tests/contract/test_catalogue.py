@@ -107,5 +107,3 @@ def test_no_drift_between_catalogue_spec_and_readme() -> None:
     assert added == []
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert implementation_map.readme_with_map(readme, SPEC_DOC) == readme
-
-

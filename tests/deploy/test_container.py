@@ -119,3 +119,15 @@ def test_readme_quick_start_says_what_the_files_do() -> None:
     for name in ("CONFIG_FILE_PATH", "GATEWAY_KEY", "GATEWAY_KEY_FILE", "DATABASE_URL", "REDIS_URL"):
         assert name in section, name
     assert re.search(r"127\.0\.0\.1:4000", section)
+
+
+def test_every_file_the_image_copies_is_in_a_fresh_clone() -> None:
+    """COPY sources must be tracked by git (a file present only in this checkout would break the build elsewhere),
+    and none of them may be excluded by .dockerignore."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    ignored = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    sources = [source for rest in _instruction("COPY") for source in rest.split()[:-1]]
+    assert "deploy/gateway.yaml" in sources and "spec" in sources
+    for source in sources:
+        assert any(path == source or path.startswith(source.rstrip("/") + "/") for path in tracked), source
+        assert source.split("/")[0] not in ignored, source

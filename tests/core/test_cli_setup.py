@@ -242,6 +242,10 @@ def test_claude_with_gateway_keys_sends_the_gateway_key_as_bearer(tmp_path: Path
         env={**env, "GATEWAY_KEY_FILE": str(key_file)},
     )
     assert json.loads(out.stdout)["env"]["ANTHROPIC_AUTH_TOKEN"] == "sk-gw-fromfile-0123456789"
+    # keys configured (by digest) and no key at hand: stops and says how to give one
+    hashed = _config(tmp_path, "gateway: {api_keys: [{key_sha256: '" + "a" * 64 + "', name: me}]}\n")
+    out = _run("claude", "--config", str(hashed), env=env)
+    assert out.returncode == 2 and "export GATEWAY_KEY=" in out.stderr
     # no claude on PATH: a clear error
     out = _run(
         "claude",

@@ -90,6 +90,7 @@ def test_status_page_in_a_real_browser(browser: object, tmp_path: Path) -> None:
             assert anonymous.json()["error"]["type"] == "authentication_error"
             assert anonymous.headers["www-authenticate"].startswith("Basic ")
             assert httpx.get(f"{url}/", headers={"x-api-key": KEY}).status_code == 200
+            assert httpx.head(f"{url}/").status_code == 200  # Claude Code's preconnect needs no key
             assert httpx.get(f"{url}/", auth=("anyone", "not-the-key-0123456789")).status_code == 401
 
             browser.get(f"{url}/")  # the browser now asks for credentials; nothing of the page is shown

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway (uvicorn, one worker)")
-    serve.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    serve.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     serve.add_argument("--host", help="override gateway.host")
     serve.add_argument("--port", type=_port, help="override gateway.port")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="override gateway.log_level")
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(printed once); default $GATEWAY_KEY_FILE",
     )
     check = sub.add_parser("check-config", help="load the config and the spec, build the app, and report")
-    check.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    check.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     routes = sub.add_parser("routes", help="inspect the native routing table")
     routes_sub = routes.add_subparsers(dest="routes_command", required=True)
     cli_routes.add_parsers(routes_sub, CONFIG_HELP)  # list, explain
@@ -79,13 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     key = env_sub.add_parser("key", help="mint an environment key; it is printed once, as the last line of stdout")
     key.add_argument("environment_id", metavar="ENVIRONMENT_ID", help="a self_hosted environment (env_…)")
     key.add_argument("--name", help="a label shown in the key list")
-    key.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    key.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     keys = env_sub.add_parser("keys", help="list an environment's keys (never the keys themselves)")
     keys.add_argument("environment_id", metavar="ENVIRONMENT_ID")
-    keys.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    keys.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     revoke = env_sub.add_parser("revoke-key", help="revoke an environment key by its id (ekey_…)")
     revoke.add_argument("key_id", metavar="KEY_ID")
-    revoke.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    revoke.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     return parser
 
 

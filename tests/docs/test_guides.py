@@ -109,3 +109,30 @@ def test_gateway_key_and_own_credential_together_and_desktops_checks(tmp_path: P
                 assert page["data"][0]["id"].startswith("claude-")
                 assert {"id", "type", "display_name", "created_at"} <= set(page["data"][0])
             assert "x-gateway-route" in both.headers
+
+
+PYTHON_BLOCK = re.compile(r"^```python gateway\n(.*?)^```", re.M | re.S)
+
+
+def test_python_blocks_run_against_a_gateway(tmp_path: Path) -> None:
+    """``python gateway`` blocks (docs/sdk.md) run in order, as one program, against a real gateway whose every model
+    id goes to a fake on loopback; ``http://localhost:4000`` becomes that gateway's address."""
+    blocks = [block for path in GUIDES for block in PYTHON_BLOCK.findall(path.read_text(encoding="utf-8"))]
+    assert len(blocks) >= 2
+    with AnthropicFake(name="docs-model", validate=False) as fake:
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            "gateway: {api_keys: [{key: os.environ/GATEWAY_KEY, name: me}]}\n"
+            f'model_list: [{{model_name: f, litellm_params: {{model: "anthropic/*", api_base: "{fake.url}", '
+            "api_key: k}}]\nrouting: {default: f}\n"
+            f"storage: {{database_url: 'sqlite+aiosqlite:///{tmp_path / 'gw.db'}'}}\n"
+        )
+        with gateway_process(config, {"GATEWAY_KEY": GATEWAY_KEY}, log_file=tmp_path / "gw.log") as (_proc, url):
+            program = f"GATEWAY_KEY = {GATEWAY_KEY!r}\n" + "\n".join(blocks).replace("http://localhost:4000", url)
+            result = subprocess.run(
+                [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, cwd=tmp_path
+            )
+    assert result.returncode == 0, program + "\n" + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Hello from docs-model"
+    assert "user.message" in lines

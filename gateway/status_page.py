@@ -135,6 +135,6 @@ a turn (at most {s["max_concurrent_turns"]} at once){"" if s["runs_sessions"] el
 <th>latency (moving average)</th></tr>{"".join(rows)}</table>
 <h2>Recent requests</h2>
 <table id="recent"><tr><th>time (UTC)</th><th>model</th><th>tier / effort</th><th>group</th><th>deployment</th>
-<th>status</th><th>failed attempts</th><th>kind</th><th>duration</th></tr>{recent}</table>
+<th>status</th><th>attempts</th><th>kind</th><th>duration</th></tr>{recent}</table>
 </body></html>
 """

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connexion.security import ApiKeySecurityHandler, BearerSecurityHandler
+from connexion.security import ApiKeySecurityHandler, BasicSecurityHandler, BearerSecurityHandler
 from connexion.utils import inspect_function_arguments
 
 from gateway.errors import AuthenticationFailed
@@ -131,6 +131,14 @@ def bearer_info(token: str, required_scopes: Sequence[str] | None = None, *, req
     return _identify(token, request)
 
 
+def basic_info(
+    username: str, password: str, required_scopes: Sequence[str] | None = None, *, request: Any = None
+) -> Identity:
+    """``x-basicInfoFunc`` of the ``BasicAuth`` scheme (only ``GET /``, the status page, declares it): a gateway key as
+    the password, any user name, so that a browser can ask a person for the key."""
+    return _identify(password, request)
+
+
 def _presented_worker_credential(request: Any) -> str | None:
     """A worker credential in ``x-api-key`` or ``Authorization: Bearer``, if the request carries one."""
     headers = getattr(request, "headers", None) or {}
@@ -169,6 +177,13 @@ class _LocalBearerHandler(BearerSecurityHandler):  # type: ignore[misc]
         return _local_identity
 
 
+class _LocalBasicHandler(BasicSecurityHandler):  # type: ignore[misc]
+    """Local mode: the basic scheme accepts every request."""
+
+    def get_fn(self, security_scheme: Any, required_scopes: Any) -> Callable[[Any], Any]:
+        return _local_identity
+
+
 @functools.cache
 def _accepts(func: Callable[..., Any], keyword: str) -> bool:
     arguments, has_kwargs = inspect_function_arguments(func)
@@ -177,7 +192,7 @@ def _accepts(func: Callable[..., Any], keyword: str) -> bool:
 
 class _ApiKeyHandler(ApiKeySecurityHandler):  # type: ignore[misc]
     """connexion's apiKey handler, but the key function's signature is inspected once, not twice per request (it was
-    5 % of a proxied request's CPU: docs/notes/issue-3-benchmark.md, hot spot 2)."""
+    5 % of a proxied request's CPU: docs/development/notes/issue-3-benchmark.md, hot spot 2)."""
 
     @staticmethod
     def _accepts_kwarg(func: Callable[..., Any], keyword: str) -> bool:
@@ -195,5 +210,5 @@ class _BearerHandler(BearerSecurityHandler):  # type: ignore[misc]
 def security_map(settings: Settings) -> dict[str, type]:
     """connexion ``security_map`` for ``settings``: keys enforced (signature checks cached), or local mode."""
     if not settings.local_mode:
-        return {"apiKey": _ApiKeyHandler, "bearer": _BearerHandler}
-    return {"apiKey": _LocalApiKeyHandler, "bearer": _LocalBearerHandler}
+        return {"apiKey": _ApiKeyHandler, "bearer": _BearerHandler, "basic": BasicSecurityHandler}
+    return {"apiKey": _LocalApiKeyHandler, "bearer": _LocalBearerHandler, "basic": _LocalBasicHandler}

@@ -1,4 +1,5 @@
-"""``litellm-gateway`` command line: ``serve``, ``check-config``, ``routes explain`` and ``environments`` (the keys of
+"""``litellm-gateway`` command line: ``serve``, ``check-config``, ``routes list|explain`` (:mod:`gateway.cli_routes`),
+``init``, ``doctor`` and ``claude`` (:mod:`gateway.cli_setup`) and ``environments`` (the keys of
 self-hosted workers: ``key`` mints one and prints it as the last line of stdout, ``keys`` lists, ``revoke-key``
 revokes; they open the configured database themselves, migrating it if needed).
 
@@ -12,11 +13,12 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gateway import __version__
+from gateway import __version__, cli_completion, cli_routes, cli_setup
 from gateway.settings import LOG_LEVELS, ConfigError, Settings, load_settings
 from gateway.spec import SpecError, load_spec, operation_count
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from gateway.routing.config import RoutingConfig
 
 PROG = "litellm-gateway"
+CONFIG_HELP = "YAML config (default: $CONFIG_FILE_PATH, else the embedded default_config.yaml)"
 EXIT_CONFIG = 2
 TRACE = 5  # uvicorn's TRACE level
 EXIT_NOT_FOUND = 1
@@ -58,32 +61,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway (uvicorn, one worker)")
-    serve.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    serve.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     serve.add_argument("--host", help="override gateway.host")
     serve.add_argument("--port", type=_port, help="override gateway.port")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="override gateway.log_level")
     serve.add_argument("--workers", type=_workers, default=1, help="worker processes on one port (default 1)")
+    serve.add_argument(
+        "--key-file",
+        metavar="FILE",
+        default=os.environ.get("GATEWAY_KEY_FILE"),
+        help="without gateway.api_keys: use $GATEWAY_KEY, else the key in FILE, else generate one into FILE "
+        "(printed once); default $GATEWAY_KEY_FILE",
+    )
     check = sub.add_parser("check-config", help="load the config and the spec, build the app, and report")
-    check.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    check.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     routes = sub.add_parser("routes", help="inspect the native routing table")
     routes_sub = routes.add_subparsers(dest="routes_command", required=True)
-    explain = routes_sub.add_parser("explain", help="print where a request would go, without sending anything")
-    explain.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
-    explain.add_argument("--model", required=True, help="the client's model id, e.g. claude-opus-5-5")
-    explain.add_argument("--effort", choices=["low", "medium", "high", "xhigh", "max"], help="output_config.effort")
-    explain.add_argument("--thinking", help="thinking type (adaptive, disabled) or enabled:<budget_tokens>")
+    cli_routes.add_parsers(routes_sub, CONFIG_HELP)  # list, explain
+    cli_setup.add_parsers(sub, CONFIG_HELP)  # init, doctor, claude
+    cli_completion.add_parser(sub)
     environments = sub.add_parser("environments", help="keys of self-hosted environments' workers")
     env_sub = environments.add_subparsers(dest="environments_command", required=True)
     key = env_sub.add_parser("key", help="mint an environment key; it is printed once, as the last line of stdout")
     key.add_argument("environment_id", metavar="ENVIRONMENT_ID", help="a self_hosted environment (env_…)")
     key.add_argument("--name", help="a label shown in the key list")
-    key.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    key.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     keys = env_sub.add_parser("keys", help="list an environment's keys (never the keys themselves)")
     keys.add_argument("environment_id", metavar="ENVIRONMENT_ID")
-    keys.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    keys.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     revoke = env_sub.add_parser("revoke-key", help="revoke an environment key by its id (ekey_…)")
     revoke.add_argument("key_id", metavar="KEY_ID")
-    revoke.add_argument("--config", metavar="FILE", help="YAML config (default: the embedded default_config.yaml)")
+    revoke.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     from gateway.keys import cli as keys_cli
 
     keys_cli.add_parser(sub)
@@ -142,38 +150,6 @@ def environments_command(args: argparse.Namespace) -> int:
         return EXIT_NOT_FOUND
 
 
-def routes_explain(args: argparse.Namespace) -> int:
-    from gateway.errors import NotFound
-    from gateway.routing.config import parse_routing
-    from gateway.routing.router import Router
-
-    try:
-        router = Router(parse_routing(_load(args).raw))
-    except ConfigError as exc:
-        return _fail(f"config error: {exc}")
-    body: dict[str, object] = {"model": args.model}
-    if args.effort:
-        body["output_config"] = {"effort": args.effort}
-    if args.thinking:
-        kind, _sep, budget = args.thinking.partition(":")
-        body["thinking"] = {"type": kind, **({"budget_tokens": int(budget)} if budget else {})}
-    try:
-        decision = router.decide(body)
-    except NotFound as exc:
-        print(f"no route: {exc.message}")
-        return 1
-    print(f"model {decision.model}: tier {decision.tier or '- (unknown family)'}, effort {decision.effort or '-'}")
-    print(f"group {decision.group}; deployments in order (first healthy answers, the rest are failover):")
-    for index, dep in enumerate(decision.candidates, 1):
-        upstream = "the client's model id" if dep.model == "*" else dep.model
-        if dep.kind == "mimo_auto":
-            model, thinking = dep.mimo_auto.get(decision.effort or "none", dep.mimo_auto["none"])
-            upstream = f"{model} (thinking {'on' if thinking else 'off'}, from the effort table)"
-        key = "configured key" if dep.api_key else ("client's own credential" if dep.kind == "anthropic" else "no key")
-        print(f"  {index}. {dep.id} [{dep.kind}] {dep.api_base or dep.litellm_model} model={upstream} ({key})")
-    return 0
-
-
 def routing_warnings(routing: RoutingConfig) -> list[str]:
     """What check-config warns about: a routing table that cannot serve a request, or cannot serve Claude's ids."""
     from gateway.routing.config import DEFAULT_MODELS
@@ -188,13 +164,26 @@ def routing_warnings(routing: RoutingConfig) -> list[str]:
     return []
 
 
+def format_size(size: int) -> str:
+    """A byte count the way the config documents it: ``32 MiB``, ``500 MiB``, ``64 KiB``, else ``N bytes``."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def _progress(step: str) -> None:
+    print(f"check-config: {step}…", file=sys.stderr, flush=True)
+
+
 def _fail(message: str) -> int:
     print(f"{PROG}: {message}", file=sys.stderr)
     return EXIT_CONFIG
 
 
 def _load(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config)
+    # --config, else LiteLLM's CONFIG_FILE_PATH, else the embedded default
+    settings = load_settings(getattr(args, "config", None) or os.environ.get("CONFIG_FILE_PATH") or None)
     overrides = {
         name: value
         for name, value in (
@@ -232,13 +221,21 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.ops.config import parse_ops
 
         ops = parse_ops(settings.raw)  # the ops: section (log format, metrics, tracing, drain)
+        if args.key_file:
+            from pathlib import Path
+
+            from gateway.bootstrap_key import announcement, with_bootstrap_key
+
+            settings, bootstrap = with_bootstrap_key(settings, Path(args.key_file))
+            for line in announcement(bootstrap) if bootstrap else ():
+                print(line, file=sys.stderr, flush=True)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
     if settings.local_mode and not is_loopback(settings.host):
         return _fail(
             f"refusing to listen on {settings.host!r}: no gateway.api_keys are configured (local mode), so every "
             "request would be accepted. Local mode binds to loopback only (127.0.0.1, ::1, localhost); "
-            "configure gateway.api_keys to listen on other addresses."
+            "configure gateway.api_keys (or pass --key-file) to listen on other addresses."
         )
     _configure_logging(settings.log_level, ops.log_format)
     try:
@@ -258,7 +255,9 @@ def serve(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     try:
+        _progress("reading the config")
         settings = _load(args)
+        _progress(f"loading the spec {settings.spec_path}")
         doc = load_spec(settings.spec_path)
         from gateway.proxy.config import parse_proxy_config
 
@@ -283,6 +282,7 @@ def check_config(args: argparse.Namespace) -> int:
     except SpecError as exc:
         return _fail(f"config error: gateway.spec_path: {exc}")
     try:
+        _progress("building the app (resolving every operation's handler)")
         from gateway.app import create_app
 
         create_app(settings)
@@ -292,11 +292,15 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"config OK: {settings.config_path or 'embedded default'}")
     print(f"  listen: {settings.host}:{settings.port}, {mode}")
     print(f"  spec: {settings.spec_path} ({operation_count(doc)} operations), handlers: {settings.handlers_package}")
-    print(f"  body limits: {settings.max_request_body_bytes} bytes, uploads {settings.max_upload_body_bytes} bytes")
+    print(
+        f"  body limits: {format_size(settings.max_request_body_bytes)}, "
+        f"uploads {format_size(settings.max_upload_body_bytes)}"
+    )
     print(
         f"  server: headers within {limits.header_timeout:g} s, body silence {limits.body_timeout:g} s, keep-alive "
         f"{limits.keep_alive_timeout:g} s, {limits.max_connections_per_client} connections per address, URL "
-        f"{limits.max_url_bytes} B, headers {limits.max_header_bytes} B / {limits.max_headers}, JSON depth "
+        f"{format_size(limits.max_url_bytes)}, headers {format_size(limits.max_header_bytes)} / {limits.max_headers}, "
+        f"JSON depth "
         f"{limits.max_json_depth}"
     )
     print(f"  passthrough: {', '.join(f'{c.name}={c.mode}' for c in proxy.categories.values())}")
@@ -322,11 +326,21 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if words[:1] == ["claude"]:  # everything after the gateway's own options goes to Claude Code unchanged
+        words, rest = cli_setup.split_claude_argv(words)
+    args = build_parser().parse_args(words)
+    if args.command == "claude":
+        args.claude_args = rest
     if args.command == "serve":
         return serve(args)
     if args.command == "routes":
-        return routes_explain(args)
+        return cli_routes.routes_list(args) if args.routes_command == "list" else cli_routes.routes_explain(args)
+    if args.command == "completion":
+        return cli_completion.completion(args)
+    if args.command in ("init", "doctor", "claude"):
+        return {"init": cli_setup.init, "doctor": cli_setup.doctor, "claude": cli_setup.claude}[args.command](args)
     if args.command == "environments":
         return environments_command(args)
     if args.command == "keys":

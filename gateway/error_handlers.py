@@ -34,7 +34,10 @@ AUTH_MESSAGES = {
     "Provided apikey is not valid": "invalid x-api-key",
     "Provided token is not valid": "invalid bearer token",
     "Invalid authorization header": "invalid Authorization header",
+    "Provided authorization is not valid": "invalid gateway key (HTTP Basic password)",
 }
+# the status page (GET /) asks a browser for the gateway key: HTTP Basic, the key as the password
+STATUS_PAGE_CHALLENGE = {"WWW-Authenticate": 'Basic realm="litellm-gateway status", charset="UTF-8"'}
 _EXPECTED_TYPES = re.compile(r"expected \[(.*)\]\s*$")
 
 
@@ -98,9 +101,10 @@ class ErrorHandlers:
         if status >= 500:
             logger.error("%s %s -> %d %s", request.method, request.scope["path"], status, exc.detail)
         message = problem_message(exc)
-        response = render_error(
-            status, error_type_for(status), message, request_id_for(request.scope), clean_headers(exc.headers)
-        )
+        headers = clean_headers(exc.headers)
+        if status == 401 and request.method == "GET" and _route_path(request.scope) == "/":
+            headers = {**(headers or {}), **STATUS_PAGE_CHALLENGE}
+        response = render_error(status, error_type_for(status), message, request_id_for(request.scope), headers)
         return _to_connexion(response)
 
     async def on_http_exception(self, request: Any, exc: HTTPException) -> Any:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ STATE = "native"
 ROUTE_HEADER = "x-gateway-route"
 MODELS_CREATED_AT = "2026-11-01T00:00:00Z"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+RECENT_REQUESTS = 50  # native requests kept in memory for the status page (what the log line has, nothing more)
 RETRY_BACKOFF = 0.5  # seconds before the first same-deployment retry (doubling), unless retry-after says otherwise
 MAX_RETRY_WAIT = 8.0
 
@@ -82,6 +84,7 @@ class NativeService:
         self.models = catalogue(config)
         self.hooks = hooks or UpstreamHooks()  # metrics, spans and the access line's facts (gateway.ops)
         self.text_log = text_log  # the former per-request line, kept with ops.log_format: text
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)  # the status page's list (no bodies)
 
     # -- credentials ---------------------------------------------------------------------------------------------
     def client_credentials(self, headers: Mapping[str, str]) -> ClientCredentials:
@@ -259,6 +262,19 @@ class NativeService:
         started: float,
         stream: bool,
     ) -> None:
+        line = {
+            "event": "native_request",
+            "model": decision.model,
+            "tier": decision.tier,
+            "effort": decision.effort,
+            "group": decision.group,
+            "deployment": deployment.id if deployment else None,
+            "attempts": attempts,
+            "status": status,
+            "stream": stream,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        self.recent.append({**line, "at": time.time()})  # the status page's list (no bodies)
         listened = self.hooks.routed(
             group=decision.group,
             deployment=deployment.id if deployment else "",
@@ -269,23 +285,7 @@ class NativeService:
         )
         if listened and not self.text_log:
             return  # the access line (gateway.ops.access) carries all of this
-        logger.info(
-            "%s",
-            orjson.dumps(
-                {
-                    "event": "native_request",
-                    "model": decision.model,
-                    "tier": decision.tier,
-                    "effort": decision.effort,
-                    "group": decision.group,
-                    "deployment": deployment.id if deployment else None,
-                    "attempts": attempts,
-                    "status": status,
-                    "stream": stream,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-            ).decode(),
-        )
+        logger.info("%s", orjson.dumps(line).decode())
 
     # -- models --------------------------------------------------------------------------------------------------
     def model_objects(self) -> list[dict[str, Any]]:

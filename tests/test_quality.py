@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["gateway", "handlers", "codegen", "gateway_client"]
+PACKAGES = ["gateway", "handlers", "codegen"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

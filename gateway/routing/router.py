@@ -253,6 +253,18 @@ class Router:
     def cooling(self, deployment: Deployment) -> bool:
         return bool(self._cool_until.get(deployment.id, 0.0) > self.clock())
 
+    def health(self, deployment: Deployment) -> dict[str, Any]:
+        """What this process knows of a deployment (the status page): cooldown left, recent failures, requests in
+        flight and the latency moving average (None before the first sample)."""
+        left = self._cool_until.get(deployment.id, 0.0) - self.clock()
+        latency = self._latency.get(deployment.id)
+        return {
+            "cooldown_seconds": round(left, 1) if left > 0 else 0.0,
+            "fails": self._fails.get(deployment.id, 0),
+            "in_flight": self._in_flight.get(deployment.id, 0),
+            "latency_ms": round(latency * 1000) if latency is not None else None,
+        }
+
 
 def catalogue(config: RoutingConfig) -> list[tuple[str, str]]:
     """The one model list (``/v1/models``, ``/v1/models/{id}``, the CLI bootstrap's options): ``routing.models`` when

@@ -31,7 +31,7 @@ def _relative_error(count: int, reference: int) -> float:
 
 
 def test_measured_error_against_claudes_tokenizer() -> None:
-    """The figures of docs/notes/issue-13-native-fidelity.md (printed with -s)."""
+    """The figures of docs/development/notes/issue-13-native-fidelity.md (printed with -s)."""
     claude, deepseek, o200k = counter("claude"), counter("deepseek"), counter("o200k")
     errors: dict[str, dict[str, float]] = {}
     for name in NAMES:

@@ -85,6 +85,8 @@ class KeysService:
         self._by_id: dict[str, tuple[VirtualKey, float]] = {}
         self._queue: asyncio.Queue[_Recorded | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        #: told each recorded call's (deployment, cost): the ops service's cost metric, when it runs
+        self.on_cost: Callable[[str | None, float], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -220,6 +222,11 @@ class KeysService:
     ) -> float:
         """Queue one model call's spend (never blocks, never raises); returns its cost in USD."""
         cost = self.pricing.price(model, params, upstream_model).cost(usage)
+        if self.on_cost is not None and cost > 0:
+            try:
+                self.on_cost(deployment, cost)
+            except Exception:  # a metric must not fail a request
+                logger.warning("cost metric update failed", exc_info=True)
         self._queue.put_nowait(
             _Recorded(identity, model, usage, cost, deployment, request_id or f"call_{secrets.token_hex(12)}", utcnow())
         )
@@ -316,6 +323,10 @@ async def keys_service(settings: Settings, state: Mapping[str, Any]) -> AsyncIte
         redis = redis_asyncio.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
         counters = RedisCounters(redis)
     service = KeysService(KeyStore(store.engine), counters, Pricing(), shared=redis is not None)
+    ops = state.get("ops")  # gateway.ops (started before this service): spend feeds its cost metric
+    if ops is not None:
+        cost = ops.metrics.cost
+        service.on_cost = lambda deployment, usd: cost.labels(deployment or "").inc(usd)
     service.start()
     try:
         yield {KEYS_STATE: service}

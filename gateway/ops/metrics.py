@@ -57,6 +57,12 @@ class Metrics:
         self.tokens = Counter(
             "gateway_tokens", "Tokens reported by upstream answers", ["route_group", "deployment", "kind"], registry=r
         )
+        self.cost = Counter(
+            "gateway_cost_usd",
+            "Spend recorded for model calls, in USD (deployment prices or LiteLLM's price map; gateway.keys)",
+            ["deployment"],
+            registry=r,
+        )
         self.upstream_attempts = Counter(
             "gateway_upstream_attempts", "Upstream attempts by outcome", ["deployment", "outcome"], registry=r
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.fakes import AnthropicFake, Behavior
 from gateway.keys.pricing import price_map
@@ -105,3 +106,18 @@ def test_failed_calls_cost_nothing(tmp_path: Path, sqlite: dict[str, Any], fake:
         rows = spend_rows(url, 1, api_key=made["token"])
         time.sleep(1)  # a second row, if any, would have been written by now
         assert len(spend_rows(url, 2, api_key=made["token"])) == len(rows) == 1
+
+
+def test_spend_feeds_the_cost_metric(tmp_path: Path, sqlite: dict[str, Any], fake: AnthropicFake) -> None:
+    fake.default = Behavior(input_tokens=100)
+    with gateways(config(tmp_path, sqlite, fake.url, litellm_params=PRICES)) as [url]:
+        made = generate(url)
+        answer = ask(url, made["key"])
+        expected = 100 * 0.001 + answer.usage.output_tokens * 0.002
+        scrape = httpx.get(f"{url}/metrics", headers={"x-api-key": CONFIG_KEY}, timeout=10)
+        assert scrape.status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(scrape.text)}
+        samples = {
+            s.labels["deployment"]: s.value for s in families["gateway_cost_usd"].samples if s.name.endswith("_total")
+        }
+        assert samples == {"main/1": pytest.approx(expected)}

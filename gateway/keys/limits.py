@@ -15,6 +15,7 @@ Headers on every answer to a key with limits:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,7 +71,9 @@ class Standing:
         if key.max_budget is not None and self.spend >= key.max_budget:
             headers = {"x-should-retry": "false", **self.headers(rejected=True)}
             if self.reset is not None:
-                headers["retry-after"] = str(max(1, _iso_epoch(self.reset) - int(self.now)))
+                # rounded up: a client that waits exactly this long finds the new window (the reset has fractions)
+                left = self.reset.replace(tzinfo=UTC).timestamp() - self.now
+                headers["retry-after"] = str(max(1, math.ceil(left)))
             window = f"until {self.reset.isoformat(timespec='seconds')}Z" if self.reset else "for the key's lifetime"
             return BudgetExceeded(
                 f"this key's budget of ${key.max_budget:g} is spent ({window})",

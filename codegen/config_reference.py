@@ -117,6 +117,23 @@ DESCRIPTIONS: dict[str, str] = {
     "runtime.max_concurrent_turns": "turns run at once in this process",
     "runtime.scheduler_tick_seconds": "how often due deployment cron occurrences fire",
     "runtime.run_sessions": "false: store events only, run no turns",
+    "ops.log_format": "json: one JSON object per line; text: the former lines",
+    "ops.metrics": "key: /metrics needs a gateway key (open in local mode); open; off (404)",
+    "ops.otlp_endpoint": "OTLP/HTTP traces endpoint; traces are off without it",
+    "ops.otlp_headers": "extra headers for the OTLP exporter",
+    "ops.service_name": "service.name of the exported spans",
+    "ops.drain_grace_seconds": "after SIGTERM: how long open requests, streams and turns may finish",
+    "ops.drain_announce_seconds": "after SIGTERM: keep accepting this long (readiness already 503)",
+    "runtime.cloud_executor": "runs the built-in toolset on cloud environments: sandbox (bubblewrap), process, none",
+    "runtime.workdir": "one directory per session, kept until the session is deleted (empty: <data dir>/sessions)",
+    "runtime.tool_timeout_s": "wall-clock limit of one built-in tool call",
+    "runtime.max_output_bytes": "a tool call's output beyond this is cut, with a marker",
+    "runtime.sandbox_memory_mb": "address-space limit (RLIMIT_AS) of each process of a call",
+    "runtime.sandbox_file_mb": "largest file a call may write (RLIMIT_FSIZE)",
+    "runtime.sandbox_processes": "processes of a session's sandbox user (RLIMIT_NPROC)",
+    "runtime.allow_process_executor": "allow cloud_executor: process outside local mode",
+    "runtime.sandbox_host_network": "unrestricted sandboxes share the host's network (loopback included)",
+    "runtime.egress_allowed_networks": "CIDRs the egress proxy may reach although loopback/private/link-local",
 }
 
 # fields of the dataclasses that are not config keys
@@ -175,6 +192,7 @@ def _model_rows(prefix: str, model: type[BaseModel]) -> Iterator[tuple[str, str,
 
 def sections() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
     from gateway.limits import Limits
+    from gateway.ops.config import OpsConfig
     from gateway.routing import config as routing
     from gateway.runtime.config import RuntimeConfig
     from gateway.settings import Settings
@@ -207,6 +225,7 @@ def sections() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
             "The session runtime (`gateway/runtime/config.py`).",
             list(_dataclass_rows("runtime", RuntimeConfig)),
         ),
+        ("ops", "Logs, metrics, traces and drain (`gateway/ops/config.py`).", list(_dataclass_rows("ops", OpsConfig))),
     ]
 
 

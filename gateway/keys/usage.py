@@ -14,6 +14,7 @@ from gateway.errors import AuthenticationFailed
 from gateway.keys.limits import claim_of
 from gateway.keys.model import looks_like_virtual_key
 from gateway.keys.service import KeysService
+from gateway.proxy.local import blank_usage
 from gateway.storage.store import rfc3339
 
 
@@ -32,14 +33,7 @@ async def usage(keys: KeysService, token: str) -> dict[str, Any]:
     key = await keys.key(identity["key_id"]) if identity is not None else None
     if key is None:
         raise AuthenticationFailed("invalid API key for this gateway")
-    answer: dict[str, Any] = {
-        "five_hour": None,
-        "seven_day": None,
-        "seven_day_oauth_apps": None,
-        "seven_day_opus": None,
-        "seven_day_sonnet": None,
-        "extra_usage": {"is_enabled": False, "monthly_limit": None, "used_credits": None, "utilization": None},
-    }
+    answer = blank_usage()
     standing = await keys.standing(key, count_request=False)
     utilization = standing.utilization
     if utilization is not None:

@@ -29,6 +29,18 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def blank_usage() -> dict[str, Any]:
+    """``/api/oauth/usage`` with every window empty and no extra usage (filled in by the caller)."""
+    return {
+        "five_hour": None,
+        "seven_day": None,
+        "seven_day_oauth_apps": None,
+        "seven_day_opus": None,
+        "seven_day_sonnet": None,
+        "extra_usage": {"is_enabled": False, "monthly_limit": None, "used_credits": None, "utilization": None},
+    }
+
+
 class BodyReader(Protocol):
     async def __call__(self) -> Any: ...
 
@@ -220,14 +232,7 @@ class LocalAnswers:
         """Computed from the request accounting: with gateway keys, only the calling key's requests."""
         usage = self.local.usage
         key = self.tenant.key if self.tenant.keyed else None
-        answer: dict[str, Any] = {
-            "five_hour": None,
-            "seven_day": None,
-            "seven_day_oauth_apps": None,
-            "seven_day_opus": None,
-            "seven_day_sonnet": None,
-            "extra_usage": {"is_enabled": False, "monthly_limit": None, "used_credits": None, "utilization": None},
-        }
+        answer = blank_usage()
         counted: dict[str, int] = {}
         for window, seconds in USAGE_WINDOWS.items():
             count, oldest = self.accounting.window(seconds, usage.operations, key)

@@ -13,6 +13,8 @@ def test_no_page_parameter_carries_a_pattern() -> None:
         if op.get("x-implementation") != "custom":
             continue
         pages = [p for p in op.get("parameters", []) if isinstance(p, dict) and p.get("name") == "page"]
+        # a cursor is a string; LiteLLM's /key/list numbers its pages (an integer the contract checks itself)
+        pages = [p for p in pages if p.get("schema", {}).get("type") != "integer"]
         for parameter in pages:
             assert "pattern" not in parameter.get("schema", {}), op["operationId"]
         if pages and not op.get("x-planned"):  # a planned operation answers 501 whatever its page

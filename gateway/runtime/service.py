@@ -24,7 +24,7 @@ from typing import Any
 from gateway import services
 from gateway.keys.service import KEYS_STATE, KeysService
 from gateway.ops.drain import Drain
-from gateway.runtime import inbox, tools, transcript
+from gateway.runtime import inbox, tools, transcript, web_tools
 from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, SessionRun
@@ -258,6 +258,11 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         packages = workdir_of(runtime.config) / ".packages"
         CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
+    config = runtime.config
+    fetch = web_tools.WebFetch(
+        config.egress_allowed_networks, config.web_fetch_max_bytes, config.max_output_bytes, config.web_fetch_timeout_s
+    )
+    web_tools.register(runtime.server_tools, fetch, web_tools.WebSearch(runtime.native))
     runtime.keys = state.get(KEYS_STATE)
     ops = state.get("ops")
     runtime.drain = ops.drain if ops is not None else None

@@ -21,6 +21,7 @@ from gateway.runtime.config import RuntimeConfig
 from gateway.runtime.inbox import truncate
 from gateway.runtime.previews import Previews
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
+from gateway.runtime.session_extras import SessionExtras
 from gateway.storage import session_runs, sessions
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store
@@ -45,6 +46,8 @@ class Context:
     server_tools: ServerTools
     #: the keys service (gateway.keys), when the app runs one: model calls are metered against the session's key
     keys: KeysService | None = None
+    #: what the session's resources add to its model requests (memory tool, skills); set by the lifespan
+    extras: SessionExtras | None = None
 
 
 def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
@@ -245,6 +248,8 @@ class SessionRun:
         body, offered = self.request_body(record, log)
         environment = await self._environment(record)
         cloud = ((environment.doc.get("config") or {}).get("type") if environment else "cloud") != "self_hosted"
+        if self.ctx.extras is not None:
+            await self.ctx.extras.apply(self.workspace, record, body, offered, cloud=cloud)
         prelude = [{"type": "session.status_running"}] if running else []
         stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
         start_id = str(stored[-1]["id"])

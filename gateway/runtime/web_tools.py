@@ -118,6 +118,8 @@ class WebFetch:
             return Outcome.text(f"web_fetch: {refused}", is_error=True)
         except TimeoutError:
             return Outcome.text(f"web_fetch: {url}: no answer within {self.timeout_s:g}s", is_error=True)
+        except ValueError as error:  # a malformed URL (bad port, bracket, …)
+            return Outcome.text(f"web_fetch: {url}: not a valid URL ({error})", is_error=True)
         except (aiohttp.ClientError, OSError) as error:
             return Outcome.text(f"web_fetch: {url}: {type(error).__name__}: {error}", is_error=True)
         limit = config.get("max_content_tokens")
@@ -153,9 +155,11 @@ class WebFetch:
                     continue
                 if response.status >= 400:
                     raise Refused(f"{url} answered HTTP {response.status} {response.reason or ''}".rstrip())
-                body = await response.content.read(self.max_bytes + 1)
+                body = bytearray()
+                while len(body) <= self.max_bytes and (chunk := await response.content.read(self.max_bytes + 1)):
+                    body += chunk
                 content_type = response.headers.get("content-type", "")
-                return url, content_type, body[: self.max_bytes], len(body) > self.max_bytes
+                return url, content_type, bytes(body[: self.max_bytes]), len(body) > self.max_bytes
         raise Refused(f"{url}: more than {MAX_REDIRECTS} redirects")
 
     async def _resolve(self, host: str, port: int) -> tuple[ResolveResult, ...]:

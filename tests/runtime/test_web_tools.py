@@ -111,6 +111,7 @@ def test_web_fetch_reads_pages_as_text_and_refuses_what_it_must(web_gateway: Gat
         ("web_fetch", {"url": "http://10.1.2.3/"}),
         ("web_fetch", {"url": "file:///etc/passwd"}),
         ("web_fetch", {"url": f"{site}/binary"}),
+        ("web_fetch", {"url": "http://127.0.0.1:99999/"}),
     ]
     results = _run(gw, session_id, calls)
     page = results[0]
@@ -134,6 +135,7 @@ def test_web_fetch_reads_pages_as_text_and_refuses_what_it_must(web_gateway: Gat
         "web_fetch: file:///etc/passwd: only http:// and https:// URLs can be fetched",
     )
     assert results[8][1] is True and "application/octet-stream, which web_fetch does not read" in results[8][2]
+    assert results[9][1] is True and results[9][2].startswith("web_fetch: http://127.0.0.1:99999/: not a valid URL")
     # the model read each result in its next request
     for index, (_, _, text) in enumerate(results):
         last = gw.fake.requests[index + 1].json["messages"][-1]["content"]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.keys.service import KeysService
-from gateway.native import NativeService
 from gateway.runtime import metered, model, tools, transcript
 from gateway.runtime.assemble import assemble
 from gateway.runtime.config import RuntimeConfig
@@ -296,10 +295,7 @@ class SessionRun:
 
     def _native(self, record: Record, start_id: str) -> model.Native:
         """The native service, metered against the session's key when it has one (gateway.runtime.metered)."""
-        identity = metered.identity_of(record.doc)
-        if self.ctx.keys is None or identity is None or not isinstance(self.ctx.native, NativeService):
-            return self.ctx.native
-        return metered.MeteredNative(self.ctx.keys, self.ctx.native, identity, f"{self.session_id}/{start_id}")
+        return metered.for_session(self.ctx.keys, self.ctx.native, record.doc, f"{self.session_id}/{start_id}")
 
     async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
         """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or

@@ -276,7 +276,7 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     fetch = web_tools.WebFetch(
         config.egress_allowed_networks, config.web_fetch_max_bytes, config.max_output_bytes, config.web_fetch_timeout_s
     )
-    web_tools.register(runtime.server_tools, fetch, web_tools.WebSearch(runtime.native))
+    web_tools.register(runtime.server_tools, fetch, web_tools.WebSearch(runtime.native, lambda: runtime.keys))
     runtime.server_tools.register(memory_tool.NAME, memory_tool.MemoryTool(runtime.store), cloud_only=False)
     blobs = DirectoryBlobStore(state[CONFIG_STATE].blob_dir)
     runtime.extras = SessionExtras(SkillsMount(runtime.store, blobs, executor) if executor is not None else None)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -35,7 +35,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gateway.runtime import html_text, model
+from gateway.keys.service import KeysService
+from gateway.runtime import html_text, metered, model
 from gateway.runtime.executor.egress import host_allowed
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 
@@ -204,8 +205,8 @@ def _decode(body: bytes, content_type: str) -> str:
 class WebSearch:
     """Through the routed backend's own server search tool, when it has one."""
 
-    def __init__(self, native: model.Native) -> None:
-        self.native = native
+    def __init__(self, native: model.Native, keys: Callable[[], KeysService | None] = lambda: None) -> None:
+        self.native, self.keys = native, keys
 
     def _backend_searches(self, model_id: str) -> str | None:
         """None when the model's group can search; otherwise why not."""
@@ -247,7 +248,10 @@ class WebSearch:
             "messages": [{"role": "user", "content": f"Search the web for: {query.strip()}"}],
         }
         try:
-            result = await model.request(self.native, body, _NoSink())
+            # metered against the session's key like its turns' model requests (gateway.runtime.metered)
+            request_id = f"{call.session.id}/{call.event.get('id')}"
+            native = metered.for_session(self.keys(), self.native, call.session.doc, request_id)
+            result = await model.request(native, body, _NoSink())
         except model.ModelFailure as failure:
             message = f"web_search failed: {failure.status} {failure.error_type}: {failure.message}"
             return Outcome.text(message, is_error=True)

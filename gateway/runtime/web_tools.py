@@ -4,9 +4,9 @@
 :data:`MAX_REDIRECTS` redirects) is checked before any connection is made:
 
 * the scheme is ``http`` or ``https``;
-* the host passes the environment's ``config.networking`` (``unrestricted``: any host; ``limited``: its
-  ``allowed_hosts``, with the egress proxy's matching rules; no networking config: nothing) and the tool config's
-  ``allowed_domains`` / ``blocked_domains``;
+* the host passes the environment's ``config.networking`` (``limited``: its ``allowed_hosts``, with the egress
+  proxy's matching rules; ``unrestricted``, and ``self_hosted`` environments, which have no networking config: any
+  host) and the tool config's ``allowed_domains`` / ``blocked_domains``;
 * the name is resolved here and every address must be public (:func:`egress.address_allowed`: loopback, private,
   link-local, multicast and reserved addresses are refused unless ``runtime.egress_allowed_networks`` lists them);
   the connection then goes to exactly those checked addresses (a pinned resolver), so a name that resolves
@@ -70,12 +70,9 @@ def _domains(config: Mapping[str, Any], key: str) -> list[str]:
 
 def check_host(host: str, environment: Mapping[str, Any] | None, config: Mapping[str, Any]) -> None:
     networking = ((environment or {}).get("config") or {}).get("networking") or {}
-    kind = networking.get("type")
-    if kind == "limited":
+    if networking.get("type") == "limited":
         if not host_allowed(host, [str(h) for h in networking.get("allowed_hosts") or []]):
             raise Refused(f"{host} is not in the environment's allowed_hosts (config.networking)")
-    elif kind != "unrestricted":
-        raise Refused("the environment has no network access (config.networking)")
     if config.get("allowed_domains") and not host_allowed(host, _domains(config, "allowed_domains")):
         raise Refused(f"{host} is not in the web_fetch tool's allowed_domains")
     if host_allowed(host, _domains(config, "blocked_domains")):

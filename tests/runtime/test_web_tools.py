@@ -209,3 +209,22 @@ def test_web_search_without_a_search_backend_is_an_error_the_model_reads(web_gat
     offered = {t["name"] for t in gw.fake.requests[0].json["tools"]}
     assert offered == {"bash", "read", "write", "edit", "glob", "grep", "web_fetch", "web_search"}
     _all_consumed(gw, 2)  # no search request was made
+
+
+def test_server_tools_run_on_self_hosted_environments_without_a_worker(web_gateway: Gateway, site: str) -> None:
+    """web_fetch (any public or allowed host: a self-hosted environment has no networking config) and the memory
+    tool are answered by the gateway; nothing waits for the worker."""
+    gw = web_gateway
+    notes = gw.sdk.beta.memory_stores.create(name="notes")
+    env = gw.sdk.beta.environments.create(name=f"sh-{time.monotonic_ns()}", config={"type": "self_hosted"})
+    agent = gw.sdk.beta.agents.create(name="surfer", model="claude-haiku-5-5", tools=[TOOLSET])
+    resources: Any = [{"type": "memory_store", "memory_store_id": notes.id}]
+    session_id = gw.sdk.beta.sessions.create(agent=agent.id, environment_id=env.id, resources=resources).id
+    write = {"command": "create", "path": "/memories/notes/site.md", "file_text": "seen"}
+    results = _run(gw, session_id, [("web_fetch", {"url": f"{site}/page"}), ("memory", write)])
+    assert results[0][1] is False and "# Welcome" in results[0][2]
+    assert results[1] == ("memory", False, "File created successfully at: /memories/notes/site.md")
+    assert [m.path for m in gw.sdk.beta.memory_stores.memories.list(notes.id)] == ["/site.md"]
+    assert "requires_action" not in [
+        e.stop_reason.type for e in gw.events(session_id) if e.type == "session.status_idle"
+    ]

@@ -99,6 +99,16 @@ def extract(archive: Path, stage: Path) -> None:
             os.chmod(target, 0o755 if mode & 0o111 else 0o644)
 
 
+def unpacked(dest: Path, version_id: str) -> bool:
+    """Whether ``dest`` holds ``version_id`` already (no link on the way; the model can write the marker, so no more
+    than an id's length of it is read)."""
+    marker = dest / MARKER
+    if dest.parent.is_symlink() or dest.is_symlink() or marker.is_symlink() or not marker.is_file():
+        return False
+    with open(marker, "rb") as held:
+        return held.read(128) == version_id.encode()
+
+
 def _clear(path: Path) -> None:
     """Remove whatever is at ``path`` without following a symlink."""
     if path.is_symlink() or (path.exists() and not path.is_dir()):
@@ -143,10 +153,8 @@ class SkillsMount:
 
     async def _ensure(self, root: Path, name: str, version_id: str) -> None:
         holder, dest = root / DIRECTORY, root / DIRECTORY / name
-        marker = dest / MARKER
-        if not holder.is_symlink() and not dest.is_symlink() and marker.is_file() and not marker.is_symlink():
-            if marker.read_text(errors="replace") == version_id:
-                return
+        if await asyncio.to_thread(unpacked, dest, version_id):
+            return
         chunks = self.blobs.reader(version_id)
         if chunks is None:
             raise ValueError(f"the archive of skill version {version_id} is missing")

@@ -37,7 +37,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.keys.service import KeysService
 from gateway.runtime import html_text, metered, model
-from gateway.runtime.executor.egress import host_allowed
+from gateway.runtime.executor.egress import address_allowed, host_allowed
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 
 MAX_REDIRECTS = 5
@@ -167,15 +167,13 @@ class WebFetch:
             raise Refused(f"{host}: the name does not resolve ({error.strerror})") from None
         checked: list[ResolveResult] = []
         for family, _type, proto, _name, address in infos:
-            ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
-            if not (any(ip in net for net in self.networks) or (ip.is_global and not ip.is_multicast)):
+            ip = str(address[0]).split("%", 1)[0]  # an IPv6 scope (``%eth0``) is not part of the address
+            if not address_allowed(ip, self.networks):
                 raise Refused(
                     f"{host} resolves to {ip}, an address the gateway does not fetch from (loopback, private, "
                     "link-local or reserved; runtime.egress_allowed_networks can allow it)"
                 )
-            checked.append(
-                {"hostname": host, "host": str(ip), "port": port, "family": family, "proto": proto, "flags": 0}
-            )
+            checked.append({"hostname": host, "host": ip, "port": port, "family": family, "proto": proto, "flags": 0})
         if not checked:
             raise Refused(f"{host}: the name does not resolve")
         return tuple(checked)

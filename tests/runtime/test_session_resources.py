@@ -147,13 +147,25 @@ def test_the_model_writes_then_reads_memories_kept_in_the_store_with_versions(ga
         [
             ("memory", {"command": "view", "path": "/memories/notes/prefs.md"}),
             ("memory", {"command": "delete", "path": "/memories/notes/done"}),
+            ("memory", {"command": "view", "path": "/memories/notes/done/todo.md"}),
+            ("memory", {"command": "insert", "path": "/memories/notes/prefs.md", "insert_line": 9, "insert_text": "x"}),
+            ("memory", {"command": "create", "path": "/memories/notes/two.md", "file_text": "a a"}),
+            ("memory", {"command": "str_replace", "path": "/memories/notes/two.md", "old_str": "a", "new_str": "b"}),
         ],
     )[len(calls) :]
     assert later == [
         (False, "Here's the content of /memories/notes/prefs.md with line numbers:\n     1\tdrinks: water\n     2\t"),
         (False, "Successfully deleted /memories/notes/done"),
+        (True, "The path /memories/notes/done/todo.md does not exist. Please provide a valid path."),
+        (True, "Invalid `insert_line` parameter: 9. It should be within the range [0, 1]."),
+        (False, "File created successfully at: /memories/notes/two.md"),
+        (
+            True,
+            "No replacement was performed. Multiple occurrences of old_str `a` in lines: 1, 1. "
+            "Please ensure it is unique",
+        ),
     ]
-    assert [m.path for m in ms.memories.list(notes.id)] == ["/prefs.md"]
+    assert [m.path for m in ms.memories.list(notes.id)] == ["/prefs.md", "/two.md"]
 
 
 def test_a_session_without_memory_stores_is_not_offered_the_memory_tool(gateway: Gateway) -> None:

@@ -159,6 +159,19 @@ def test_web_fetch_follows_the_environments_networking(web_gateway: Gateway, sit
     assert _run(gw, blocked, [("web_fetch", {"url": f"{site}/page"})]) == [
         ("web_fetch", True, "web_fetch: 127.0.0.1 is in the web_fetch tool's blocked_domains")
     ]
+    # the tool config's allowed_domains (other hosts refused) and max_content_tokens (4 characters a token)
+    config = {"name": "web_fetch", "allowed_domains": ["127.0.0.1"], "max_content_tokens": 5}
+    small = _session(gw, {"type": "unrestricted"}, tools=[{"type": "agent_toolset_20260401", "configs": [config]}])
+    assert _run(gw, small, [("web_fetch", {"url": f"{site}/big"}), ("web_fetch", {"url": "http://localhost/"})]) == [
+        (
+            "web_fetch",
+            False,
+            f"URL: {site}/big\nContent-Type: text/plain\n\n{'y' * 20}\n"
+            "[the page is larger than 20000 bytes; only its start was read]\n"
+            "[content truncated: 19980 more characters]",
+        ),
+        ("web_fetch", True, "web_fetch: localhost is not in the web_fetch tool's allowed_domains"),
+    ]
 
 
 def test_web_search_uses_the_backends_server_search_tool(web_gateway: Gateway) -> None:

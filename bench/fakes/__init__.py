@@ -12,7 +12,7 @@ uses `fake.default`. A separate process: `python -m bench.fakes anthropic --port
 """
 
 from bench.fakes.anthropic_wire import AnthropicFake
-from bench.fakes.behavior import DEFAULT_SIGNATURE, Behavior, Block, Script, Text, Thinking, ToolUse
+from bench.fakes.behavior import DEFAULT_SIGNATURE, Behavior, Block, Script, ServerBlock, Text, Thinking, ToolUse
 from bench.fakes.openai_wire import OpenAIFake
 from bench.fakes.recording import RecordedRequest
 from bench.fakes.remote import RemoteFake
@@ -28,6 +28,7 @@ __all__ = [
     "RecordedRequest",
     "RemoteFake",
     "Script",
+    "ServerBlock",
     "Text",
     "Thinking",
     "ToolUse",

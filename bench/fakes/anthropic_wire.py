@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bench.fakes.behavior import Behavior, Block, Text, Thinking, ToolUse, split_chunks
+from bench.fakes.behavior import Behavior, Block, ServerBlock, Text, Thinking, ToolUse, split_chunks
 from bench.fakes.sending import ID_MARK, TOKENS_MARK, Template, send_body, send_stream
 from bench.fakes.server import FakeServer
 
@@ -40,6 +40,8 @@ def output_tokens(blocks: Sequence[Block]) -> int:
             chars += len(block.text)
         elif isinstance(block, Thinking):
             chars += len(block.thinking)
+        elif isinstance(block, ServerBlock):
+            chars += len(_dumps(dict(block.block)))
         else:
             chars += len(_dumps(dict(block.input)))
     return max(1, chars // 4)
@@ -56,6 +58,8 @@ def content_json(blocks: Sequence[Block]) -> list[dict[str, Any]]:
             out.append({"type": "text", "text": block.text})
         elif isinstance(block, Thinking):
             out.append({"type": "thinking", "thinking": block.thinking, "signature": block.signature})
+        elif isinstance(block, ServerBlock):
+            out.append(dict(block.block))
         else:
             out.append({"type": "tool_use", "id": tool_id(block, i), "name": block.name, "input": dict(block.input)})
     return out
@@ -99,6 +103,8 @@ def block_events(index: int, block: Block) -> list[tuple[str, dict[str, Any]]]:
         start = {"type": "thinking", "thinking": "", "signature": ""}
         deltas = [{"type": "thinking_delta", "thinking": p} for p in split_chunks(block.thinking, block.chunks)]
         deltas.append({"type": "signature_delta", "signature": block.signature})
+    elif isinstance(block, ServerBlock):
+        start, deltas = dict(block.block), []
     else:
         start = {"type": "tool_use", "id": tool_id(block, index), "name": block.name, "input": {}}
         partial = _dumps(dict(block.input)).decode()

@@ -43,7 +43,15 @@ class ToolUse:
     chunks: int = 2
 
 
-Block: TypeAlias = Text | Thinking | ToolUse
+@dataclass(frozen=True, slots=True)
+class ServerBlock:
+    """Any other content block, sent as given (``server_tool_use``, ``web_search_tool_result`` …): whole in its
+    ``content_block_start``, without deltas. The OpenAI wire leaves it out."""
+
+    block: Mapping[str, Any]
+
+
+Block: TypeAlias = Text | Thinking | ToolUse | ServerBlock
 
 # Anthropic's error types by HTTP status (anthropic-api.md §2.7); other 5xx: api_error, other 4xx: invalid_request_error
 ERROR_TYPES: dict[int, str] = {
@@ -177,6 +185,8 @@ def block_to_json(block: Block) -> dict[str, Any]:
         return {"type": "text", "text": block.text, "chunks": block.chunks}
     if isinstance(block, Thinking):
         return {"type": "thinking", "thinking": block.thinking, "signature": block.signature, "chunks": block.chunks}
+    if isinstance(block, ServerBlock):
+        return {"type": "server_block", "block": dict(block.block)}
     return {"type": "tool_use", "name": block.name, "input": dict(block.input), "id": block.id, "chunks": block.chunks}
 
 
@@ -189,6 +199,8 @@ def block_from_json(data: Mapping[str, Any]) -> Block:
         return Thinking(**fields)
     if kind == "tool_use":
         return ToolUse(**fields)
+    if kind == "server_block":
+        return ServerBlock(**fields)
     raise ValueError(f"unknown content block type: {kind!r}")
 
 

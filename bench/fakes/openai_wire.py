@@ -95,7 +95,7 @@ def deltas(blocks: Sequence[Block]) -> list[dict[str, Any]]:
             out += [{"content": p} for p in split_chunks(block.text, block.chunks)]
         elif isinstance(block, Thinking):
             out += [{"reasoning_content": p} for p in split_chunks(block.thinking, block.chunks)]
-        else:
+        elif isinstance(block, ToolUse):
             head = {"index": tool_index, "id": call_id(block, i), "type": "function"}
             out.append({"tool_calls": [{**head, "function": {"name": block.name, "arguments": ""}}]})
             arguments = orjson.dumps(dict(block.input)).decode()

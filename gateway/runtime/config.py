@@ -23,7 +23,9 @@ runtime:
   allow_process_executor: false # process is refused outside local mode unless this is true
   sandbox_host_network: false   # true: ``unrestricted`` sandboxes share the host's network (loopback included);
                                 # false: they go through the egress proxy with every public host allowed
-  egress_allowed_networks: []   # CIDRs the egress proxy may reach although loopback/private/link-local
+  egress_allowed_networks: []   # CIDRs the egress proxy and web_fetch may reach although loopback/private/link-local
+  web_fetch_max_bytes: 1000000  # web_fetch reads at most this much of a page's body
+  web_fetch_timeout_s: 30       # web_fetch's wall-clock limit for one URL, redirects included
 ```
 Unknown keys are errors naming the key."""
 
@@ -58,6 +60,8 @@ class RuntimeConfig:
     allow_process_executor: bool = False
     sandbox_host_network: bool = False
     egress_allowed_networks: tuple[str, ...] = ()
+    web_fetch_max_bytes: int = 1_000_000
+    web_fetch_timeout_s: float = 30.0
 
 
 class RuntimeConfigError(ConfigError):

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.keys.service import KeysService
-from gateway.native import NativeService
 from gateway.runtime import metered, model, tools, transcript
 from gateway.runtime.assemble import assemble
 from gateway.runtime.config import RuntimeConfig
 from gateway.runtime.inbox import truncate
 from gateway.runtime.previews import Previews
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
+from gateway.runtime.session_extras import SessionExtras
 from gateway.storage import session_runs, sessions
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store
@@ -45,6 +45,8 @@ class Context:
     server_tools: ServerTools
     #: the keys service (gateway.keys), when the app runs one: model calls are metered against the session's key
     keys: KeysService | None = None
+    #: what the session's resources add to its model requests (memory tool, skills); set by the lifespan
+    extras: SessionExtras | None = None
 
 
 def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
@@ -267,6 +269,8 @@ class SessionRun:
         body, offered = self.request_body(record, log)
         environment = await self._environment(record)
         cloud = ((environment.doc.get("config") or {}).get("type") if environment else "cloud") != "self_hosted"
+        if self.ctx.extras is not None:
+            await self.ctx.extras.apply(self.workspace, record, body, offered, cloud=cloud)
         prelude = [{"type": "session.status_running"}] if running else []
         stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
         start_id = str(stored[-1]["id"])
@@ -320,10 +324,7 @@ class SessionRun:
 
     def _native(self, record: Record, start_id: str) -> model.Native:
         """The native service, metered against the session's key when it has one (gateway.runtime.metered)."""
-        identity = metered.identity_of(record.doc)
-        if self.ctx.keys is None or identity is None or not isinstance(self.ctx.native, NativeService):
-            return self.ctx.native
-        return metered.MeteredNative(self.ctx.keys, self.ctx.native, identity, f"{self.session_id}/{start_id}")
+        return metered.for_session(self.ctx.keys, self.ctx.native, record.doc, f"{self.session_id}/{start_id}")
 
     async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
         """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or

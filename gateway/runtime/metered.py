@@ -18,6 +18,7 @@ from starlette.responses import Response
 from gateway.keys import metering
 from gateway.keys.service import KeysService
 from gateway.native import NativeService
+from gateway.runtime.model import Native
 
 IDENTITY = "_identity"
 
@@ -43,3 +44,11 @@ def identity_of(session_doc: Mapping[str, Any]) -> dict[str, str] | None:
     if not isinstance(stored, Mapping):
         return None
     return {str(k): str(v) for k, v in stored.items() if isinstance(v, str)}
+
+
+def for_session(keys: KeysService | None, native: Native, session_doc: Mapping[str, Any], request_id: str) -> Native:
+    """``native``, metered against the session's key when it has one and the app runs the keys service."""
+    identity = identity_of(session_doc)
+    if keys is None or identity is None or not isinstance(native, NativeService):
+        return native
+    return MeteredNative(keys, native, identity, request_id)

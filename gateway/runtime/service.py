@@ -24,16 +24,19 @@ from typing import Any
 from gateway import services
 from gateway.keys.service import KEYS_STATE, KeysService
 from gateway.ops.drain import Drain
-from gateway.runtime import inbox, tools, transcript
+from gateway.runtime import inbox, memory_tool, tools, transcript, web_tools
 from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, Hints, SessionRun
 from gateway.runtime.executor import Executor, make_executor, workdir_of
 from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
+from gateway.runtime.session_extras import SessionExtras
+from gateway.runtime.skills_mount import SkillsMount
 from gateway.runtime.threads import Spawner
 from gateway.settings import Settings
 from gateway.storage import environment_work, session_runs, sessions
+from gateway.storage.blobs import DirectoryBlobStore
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store
 
@@ -61,6 +64,8 @@ class Runtime:
         self.keys: KeysService | None = None
         #: the app's drain state (gateway.ops.drain): while it drains, no new session is taken up here
         self.drain: Drain | None = None
+        #: what sessions' resources add to their model requests (memory tool, skills); set by the lifespan
+        self.extras: SessionExtras | None = None
 
     @property
     def draining(self) -> bool:
@@ -124,7 +129,15 @@ class Runtime:
         """What a run of ``session_id`` in this process works with (its signal exists while its task runs)."""
         signal = self.signals.get(session_id) or asyncio.Event()
         return Context(
-            self.config, self.store, self.native, self._need_worker, signal, self.turns, self.server_tools, self.keys
+            self.config,
+            self.store,
+            self.native,
+            self._need_worker,
+            signal,
+            self.turns,
+            self.server_tools,
+            self.keys,
+            self.extras,
         )
 
     async def _fail(self, run: SessionRun) -> None:
@@ -269,6 +282,7 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     """Lifespan factory: needs the storage and native services; starts the sweeper, stops every turn on shutdown
     (their leases expire and another process, or the next start, takes them over)."""
     from gateway.native import STATE as NATIVE
+    from gateway.storage.service import CONFIG_STATE
     from gateway.storage.service import STATE as STORAGE
 
     runtime = Runtime(parse_runtime(settings.raw), state[STORAGE], state[NATIVE])
@@ -280,6 +294,14 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         packages = workdir_of(runtime.config) / ".packages"
         CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
+    config = runtime.config
+    fetch = web_tools.WebFetch(
+        config.egress_allowed_networks, config.web_fetch_max_bytes, config.max_output_bytes, config.web_fetch_timeout_s
+    )
+    web_tools.register(runtime.server_tools, fetch, web_tools.WebSearch(runtime.native, lambda: runtime.keys))
+    runtime.server_tools.register(memory_tool.NAME, memory_tool.MemoryTool(runtime.store), cloud_only=False)
+    blobs = DirectoryBlobStore(state[CONFIG_STATE].blob_dir)
+    runtime.extras = SessionExtras(SkillsMount(runtime.store, blobs, executor) if executor is not None else None)
     runtime.keys = state.get(KEYS_STATE)
     ops = state.get("ops")
     runtime.drain = ops.drain if ops is not None else None

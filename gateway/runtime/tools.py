@@ -4,8 +4,8 @@
   input schemas of the SDK's ``BetaManagedAgentsAgentToolset20260401*Input`` types, minus those configured
   ``enabled: false``. Their calls become ``agent.tool_use`` events, answered by a self-hosted worker
   (``user.tool_result``) or, on ``cloud`` environments, by the gateway's executor
-  (:mod:`gateway.runtime.cloud_tools`). ``web_fetch`` and ``web_search`` (server tools upstream) are not offered: this
-  gateway has no implementation of them.
+  (:mod:`gateway.runtime.cloud_tools`). ``web_fetch`` and ``web_search`` of the same toolset are ``server`` tools
+  on every environment, answered by the gateway (:mod:`gateway.runtime.web_tools`).
 * ``custom`` tools: offered as given; calls become ``agent.custom_tool_use``, answered by the client
   (``user.custom_tool_result``).
 * ``mcp_toolset``: not offered (no MCP client in the runtime).
@@ -80,6 +80,22 @@ SANDBOX_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
+#: the toolset's server tools (the SDK's toolset has no implementation of them; the gateway answers them)
+WEB_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "web_fetch": (
+        "Fetch a web page (http or https) and return its content as text.",
+        {"type": "object", "properties": {"url": {**_STRING, "description": "The URL to fetch."}}, "required": ["url"]},
+    ),
+    "web_search": (
+        "Search the web and return the results' titles and URLs.",
+        {
+            "type": "object",
+            "properties": {"query": {**_STRING, "description": "What to search for."}},
+            "required": ["query"],
+        },
+    ),
+}
+
 Kind = Literal["sandbox", "custom", "server"]
 SPAWN = "spawn_agent"
 
@@ -101,12 +117,17 @@ def _toolset(tool: Mapping[str, Any]) -> list[Offered]:
     default = tool.get("default_config") or {}
     configs = {c.get("name"): c for c in tool.get("configs") or [] if isinstance(c, Mapping)}
     out = []
-    for name, (description, schema) in SANDBOX_TOOLS.items():
-        config = {**default, **configs.get(name, {})}
-        if config.get("enabled") is False:
-            continue
-        definition = {"name": name, "description": description, "input_schema": schema}
-        out.append(Offered(name, "sandbox", _permission(config), definition))
+    tables: tuple[tuple[Kind, dict[str, tuple[str, dict[str, Any]]]], ...] = (
+        ("sandbox", SANDBOX_TOOLS),
+        ("server", WEB_TOOLS),
+    )
+    for kind, table in tables:
+        for name, (description, schema) in table.items():
+            config = {**default, **configs.get(name, {})}
+            if config.get("enabled") is False:
+                continue
+            definition = {"name": name, "description": description, "input_schema": schema}
+            out.append(Offered(name, kind, _permission(config), definition))
     return out
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from anthropic.types import MessageParam
 
-from bench.fakes import DEFAULT_SIGNATURE, AnthropicFake, Behavior, Block, Text, Thinking, ToolUse
+from bench.fakes import DEFAULT_SIGNATURE, AnthropicFake, Behavior, Block, ServerBlock, Text, Thinking, ToolUse
 from bench.fakes.sse import parse_sse
 
 USER: list[MessageParam] = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -112,6 +112,35 @@ def test_stream_event_sequence_on_the_wire(fake: AnthropicFake) -> None:
     assert message_delta["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
     assert message_delta["usage"]["output_tokens"] > 0
     assert fake.requests[0].query == {"beta": "true"}
+
+
+SEARCH: list[Block] = [
+    ServerBlock({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "paris"}}),
+    ServerBlock(
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_1",
+            "content": [
+                {"type": "web_search_result", "url": "https://p.example/", "title": "P", "encrypted_content": "e"}
+            ],
+        }
+    ),
+    Text("Found it."),
+]
+
+
+def test_server_blocks_are_sent_as_given(fake: AnthropicFake) -> None:
+    fake.script(Behavior(content=SEARCH), Behavior(content=SEARCH))
+    message = sdk(fake.url).messages.create(**BODY)
+    with sdk(fake.url).messages.stream(**BODY) as stream:
+        streamed = stream.get_final_message()
+    for got in (message, streamed):
+        use, found, text = got.content
+        assert use.type == "server_tool_use" and use.input == {"query": "paris"}
+        assert found.type == "web_search_tool_result" and found.tool_use_id == "srvtoolu_1"
+        assert isinstance(found.content, list) and found.content[0].url == "https://p.example/"
+        assert text.type == "text" and text.text == "Found it."
+        assert got.stop_reason == "end_turn"
 
 
 def test_anthropic_prefix_deepseek_style(fake: AnthropicFake) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.fakes import AnthropicFake, Behavior, OpenAIFake, RemoteFake, Text, Thinking, ToolUse
+from bench.fakes import AnthropicFake, Behavior, OpenAIFake, RemoteFake, ServerBlock, Text, Thinking, ToolUse
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = {"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
@@ -61,7 +61,12 @@ def test_behavior_json_round_trip() -> None:
         status=429,
         retry_after=2.5,
         stall_after_events=3,
-        content=[Thinking("t", signature="s"), Text("x", chunks=4), ToolUse("f", {"a": [1]}, id="toolu_1")],
+        content=[
+            Thinking("t", signature="s"),
+            Text("x", chunks=4),
+            ToolUse("f", {"a": [1]}, id="toolu_1"),
+            ServerBlock({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}),
+        ],
         headers={"x-should-retry": "true"},
     )
     assert Behavior.from_json(behavior.to_json()) == behavior

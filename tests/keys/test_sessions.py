@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import httpx
 
-from bench.fakes import AnthropicFake, Behavior
+from bench.fakes import AnthropicFake, Behavior, ServerBlock, Text, ToolUse
 from tests.keys.conftest import MODEL, admin, config, gateways, generate
 
 PRICES = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001}
@@ -86,3 +86,33 @@ def test_a_sessions_model_calls_are_the_creating_keys_spend_and_its_budget_ends_
         assert refused[-1].stop_reason.type == "retries_exhausted"
         assert [r.path for r in fake.requests] == ["/v1/messages"]  # the refused call never reached the model
         assert len(spend_rows(url, made["token"], 2)) == 1  # the refused call cost nothing
+
+
+def test_a_sessions_web_search_request_is_the_creating_keys_spend_too(
+    tmp_path: Path, sqlite: dict[str, Any], fake: AnthropicFake
+) -> None:
+    found = {
+        "type": "web_search_tool_result",
+        "tool_use_id": "srvtoolu_1",
+        "content": [{"type": "web_search_result", "url": "https://a.example/", "title": "A"}],
+    }
+    fake.script(
+        Behavior(content=[ToolUse("web_search", {"query": "q"})]),
+        Behavior(content=[ServerBlock(found)], input_tokens=7),  # the search request
+        Behavior(content=[Text("done")]),
+    )
+    with gateways(config(tmp_path, sqlite, fake.url, litellm_params=PRICES)) as [url]:
+        made = generate(url, workspace="team-a")
+        sdk = client(url, made["key"])
+        environment = sdk.beta.environments.create(name=f"env-{time.time_ns()}")
+        agent = sdk.beta.agents.create(name="searcher", model=MODEL, tools=[{"type": "agent_toolset_20260401"}])
+        session = sdk.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+        events = turn(sdk, session.id, "search")
+        assert events[-1].stop_reason.type == "end_turn"
+        call = next(e for e in events if e.type == "agent.tool_use")
+        result = next(e for e in events if e.type == "agent.tool_result")
+        assert not result.is_error and result.content[0].text == "- A\n  https://a.example/"  # type: ignore[union-attr]
+        rows = spend_rows(url, made["token"], 3)
+        assert len(rows) == 3
+        search = [r for r in rows if r["request_id"] == f"{session.id}/{call.id}"]
+        assert len(search) == 1 and search[0]["prompt_tokens"] == 7

@@ -7,10 +7,13 @@ a venv made once per test run under ``.venv-sdk-2.14``)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -76,6 +79,19 @@ class Gateway:
         events = self.wait_for(session_id, enough, timeout)
         assert enough(events), [e.type for e in events]
         return events
+
+
+@contextlib.contextmanager
+def local_http_server(handler: Any) -> Iterator[int]:
+    """A real HTTP server on 127.0.0.1 (a thread of this process) answering with ``handler``; yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def write_config(

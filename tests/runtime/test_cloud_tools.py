@@ -172,7 +172,7 @@ def test_disabled_tools_are_not_offered_and_always_ask_waits_for_a_confirmation(
     _say(gw, session_id, "run it")
     events = gw.idle(session_id, reason="requires_action")
     offered = {t["name"] for t in gw.fake.requests[0].json["tools"]}
-    assert offered == {"bash", "read", "edit", "glob", "grep"}
+    assert offered == {"bash", "read", "edit", "glob", "grep", "web_fetch", "web_search"}
     call = next(e for e in events if e.type == "agent.tool_use")
     assert call.evaluated_permission == "ask"
     assert not _results(gw, session_id)  # nothing runs before the confirmation

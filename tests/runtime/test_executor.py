@@ -7,7 +7,6 @@ import asyncio
 import http.server
 import os
 import subprocess
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from gateway.runtime.executor import Limits, Network, make_executor
 from gateway.runtime.executor.egress import address_allowed, host_allowed
 from gateway.runtime.executor.process import ProcessExecutor
 from gateway.runtime.executor.sandbox import SandboxExecutor, probe
+from tests.runtime.conftest import local_http_server
 
 needs_bwrap = pytest.mark.skipif(probe() is not None, reason=f"no sandbox here: {probe()}")
 LIMITS = Limits(timeout_s=20, max_output_bytes=4000, memory_mb=1024, file_mb=8, processes=64)
@@ -37,11 +37,8 @@ class _Hello(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_server() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
+    with local_http_server(_Hello) as port:
+        yield port
 
 
 @pytest.fixture

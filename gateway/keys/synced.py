@@ -54,25 +54,46 @@ class _Key:
     exhausted: bool = False  # Redis granted less than asked: the minute's limit is reserved
     drew: bool = False  # admitted a request from the allowance since the last sync
     tpm: int = 0
-    tpm_pending: int = 0
+    tpm_pending: int = 0  # this process's tokens not sent yet
+    tpm_sending: int = 0  # sent, the answer not back yet (a sync and a request-path fetch may overlap)
     spend: float | None = None  # the window's spend in Redis at the last sync (None: not seeded)
     spend_pending: float = 0.0
+    spend_sending: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def roll(self, minute: int, window: str) -> None:
         """Forget what belongs to a past minute or budget window (it no longer limits anything)."""
         if minute > self.minute:
-            self.minute, self.rpm, self.allowance, self.tpm, self.tpm_pending = minute, 0, 0, 0, 0
+            self.minute, self.rpm, self.allowance, self.tpm, self.tpm_pending, self.tpm_sending = minute, 0, 0, 0, 0, 0
             self.exhausted = self.drew = False
         if window != self.window:
-            self.window, self.spend, self.spend_pending = window, None, 0.0
+            self.window, self.spend, self.spend_pending, self.spend_sending = window, None, 0.0, 0.0
 
-    def sent(self) -> _Sent:
-        return self.minute, self.window, self.tpm_pending, self.spend_pending
+    def take(self) -> _Sent:
+        """The increments to send now (each is sent once, even when a sync and a fetch overlap)."""
+        sent = self.minute, self.window, self.tpm_pending, self.spend_pending
+        self.tpm_sending, self.spend_sending = (
+            self.tpm_sending + self.tpm_pending,
+            self.spend_sending + self.spend_pending,
+        )
+        self.tpm_pending, self.spend_pending = 0, 0.0
+        return sent
+
+    def settle(self, sent: _Sent, *, delivered: bool) -> None:
+        """The answer to ``sent`` is back (or the call failed: then the increments are pending again)."""
+        minute, window, tokens, cost = sent
+        if minute == self.minute:
+            self.tpm_sending -= tokens
+            if not delivered:
+                self.tpm_pending += tokens
+        if window == self.window:
+            self.spend_sending -= cost
+            if not delivered:
+                self.spend_pending += cost
 
     def snapshot(self, rpm: int) -> Snapshot:
-        spend = None if self.spend is None else self.spend + self.spend_pending
-        return Snapshot(rpm=rpm, tpm=self.tpm + self.tpm_pending, spend=spend)
+        spend = None if self.spend is None else self.spend + self.spend_pending + self.spend_sending
+        return Snapshot(rpm=rpm, tpm=self.tpm + self.tpm_pending + self.tpm_sending, spend=spend)
 
 
 class SyncedCounters:
@@ -111,22 +132,21 @@ class SyncedCounters:
             logger.warning("redis counters unavailable (%s); using this process's counters", type(exc).__name__)
         self._down = True
 
-    def _call(self, key_id: str, state: _Key, want: int, client: Any = None) -> Any:
-        names = [f"{PREFIX}{key_id}:rpm:{state.minute}", f"{PREFIX}{key_id}:tpm:{state.minute}"]
-        names.append(f"{PREFIX}{key_id}:spend:{state.window}")
-        args = [state.tpm_pending, repr(state.spend_pending), want, state.rpm_limit or 0, MINUTE_TTL]
+    def _call(self, key_id: str, state: _Key, sent: _Sent, want: int, client: Any = None) -> Any:
+        minute, window, tokens, cost = sent
+        names = [f"{PREFIX}{key_id}:rpm:{minute}", f"{PREFIX}{key_id}:tpm:{minute}", f"{PREFIX}{key_id}:spend:{window}"]
+        args = [tokens, repr(cost), want, state.rpm_limit or 0, MINUTE_TTL]
         return self._script(keys=names, args=args, client=client)
 
     def _apply(self, state: _Key, sent: _Sent, want: int, answer: list[Any]) -> None:
         """Take a sync's answer: the sent increments are now in the shared numbers (unless a new minute or budget
         window began meanwhile: then the answer's numbers are the old one's, and were forgotten with it)."""
-        minute, window, tokens, cost = sent
+        minute, window, _tokens, _cost = sent
+        state.settle(sent, delivered=True)
         granted, rpm, tpm, spend = int(answer[0]), int(answer[1]), int(answer[2] or 0), answer[3]
         if window == state.window:
-            state.spend_pending -= cost
             state.spend = float(spend) if spend else None
         if minute == state.minute:
-            state.tpm_pending -= tokens
             state.rpm, state.tpm = rpm, tpm
             state.allowance += granted
             state.exhausted = state.exhausted or granted < want
@@ -148,17 +168,19 @@ class SyncedCounters:
         if not self.keys:
             return
         batch = [(key_id, state) for key_id, state in self.keys.items() if not state.lock.locked()]
-        sent = [state.sent() for _k, state in batch]
+        sent = [state.take() for _k, state in batch]
         wants = [self._want(state) for _k, state in batch]
         for _k, state in batch:
             state.drew = False
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for (key_id, state), want in zip(batch, wants, strict=True):
-                    await self._call(key_id, state, want, client=pipe)  # queued in the pipeline
+                for (key_id, state), one, want in zip(batch, sent, wants, strict=True):
+                    await self._call(key_id, state, one, want, client=pipe)  # queued in the pipeline
                 answers = await pipe.execute()
         except Exception as exc:
             self._failed(exc)
+            for (_key_id, state), one in zip(batch, sent, strict=True):
+                state.settle(one, delivered=False)
             return
         self._down = False
         for (_key_id, state), one, want, answer in zip(batch, sent, wants, answers, strict=True):
@@ -166,11 +188,12 @@ class SyncedCounters:
 
     async def _fetch(self, key_id: str, state: _Key, want: int) -> bool:
         """A sync of one key on the request path (first use, or an empty allowance); False when Redis failed."""
-        sent = state.sent()
+        sent = state.take()
         try:
-            answer = await self._call(key_id, state, want)
+            answer = await self._call(key_id, state, sent, want)
         except Exception as exc:
             self._failed(exc)
+            state.settle(sent, delivered=False)
             return False
         self._down = False
         self._apply(state, sent, want, answer)

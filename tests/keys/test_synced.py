@@ -88,3 +88,14 @@ async def test_a_redis_outage_counts_in_process_and_never_refuses() -> None:
     async with processes(1, "redis://127.0.0.1:9/0") as [alone]:  # nothing listens on port 9
         answers = [(await alone.check(key, minute, WINDOW, True, 2)).rpm for _ in range(3)]
     assert answers == [1, 2, 3]  # the process's own count: the third is over the limit of 2
+
+
+async def test_increments_are_sent_once_when_a_sync_and_a_request_path_read_overlap() -> None:
+    key, minute = f"k{uuid.uuid4().hex}", a_minute()
+    async with processes(2) as [a, b]:
+        await a.check(key, minute, WINDOW, False)
+        await a.add(key, minute, WINDOW, 100, 0.0)
+        state = a.keys[key]
+        await asyncio.gather(a.sync(), a._fetch(key, state, 0), a.sync())
+        assert (state.tpm_pending, state.tpm_sending, state.tpm) == (0, 0, 100)
+        assert (await b.check(key, minute, WINDOW, False)).tpm == 100  # in Redis once

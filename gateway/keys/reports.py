@@ -16,7 +16,7 @@ gateway records cache writes as one number), ``cache_read_input_tokens``, ``outp
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,12 +71,24 @@ def arguments(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: kwargs.get(name) for name in PARAMETERS}
 
 
-def refuse_unrecorded(filters: Mapping[str, Any]) -> None:
+def groupings(group_by: Iterable[str] | None, supported: Iterable[str]) -> list[str]:
+    """The requested groupings (each once); a 400 naming any the gateway does not record."""
+    groups = list(dict.fromkeys(group_by or ()))
+    known = tuple(supported)
+    unknown = [g for g in groups if g not in known]
+    if unknown:
+        raise InvalidRequest(
+            f"group_by[]: {', '.join(unknown)} is not recorded by this gateway (supported: {', '.join(known)})"
+        )
+    return groups
+
+
+def refuse_unrecorded(filters: Mapping[str, Any], supported: str = "models[]") -> None:
     """A 400 naming any filter on a dimension the gateway does not record."""
     given = sorted(name for name, value in filters.items() if value)
     if given:
         raise InvalidRequest(
-            f"{', '.join(given)}: this gateway does not record that dimension (filters supported: models[])"
+            f"{', '.join(given)}: this gateway does not record that dimension (filters supported: {supported})"
         )
 
 
@@ -94,58 +106,62 @@ async def report(
 ) -> dict[str, Any]:
     """One page of the ``kind`` ("usage" or "cost") report."""
     width, default_limit, max_limit = WIDTHS[bucket_width or "1d"]
-    groups = list(dict.fromkeys(group_by or ()))
-    unknown = [g for g in groups if g not in GROUPINGS[kind]]
-    if unknown:
-        supported = ", ".join(GROUPINGS[kind])
-        raise InvalidRequest(
-            f"group_by[]: {', '.join(unknown)} is not recorded by this gateway (supported: {supported})"
-        )
+    groups = groupings(group_by, GROUPINGS[kind])
     if limit is not None and not 1 <= limit <= max_limit:
         raise InvalidRequest(f"limit: must be between 1 and {max_limit} for bucket_width {bucket_width or '1d'}")
     start = _floor(_time(starting_at, "starting_at"), width)
     end = _time(ending_at, "ending_at") if ending_at is not None else min(utcnow(), start + MAX_RANGE)
-    if end <= start:
-        raise InvalidRequest("ending_at: must be after starting_at")
     if end - start > MAX_RANGE:
         raise InvalidRequest("ending_at: the range may span at most 31 days")
-    first = _from_cursor(page) if page is not None else start
-    if not start <= first < end:
-        raise InvalidRequest("page: not a cursor of this report")
-    count = limit or default_limit
-    edges: list[tuple[datetime, datetime]] = []
-    moment = first
-    while moment < end and len(edges) < count:
-        edges.append((moment, min(moment + width, end)))
-        moment += width
+    pages = Pages(width, start, end, page, limit or default_limit)
     wanted = set(models or ())
-    rows = await store.spend_logs(SpendFilter(start=first, end=edges[-1][1]), limit=1_000_000)
-    buckets: dict[datetime, dict[tuple[str, ...], list[SpendRow]]] = {s: {} for s, _e in edges}
-    for row in rows:
-        if wanted and row.model not in wanted:
-            continue
-        bucket = _floor(row.created_at, width) if row.created_at >= start else start
-        if bucket not in buckets:
-            continue
-        key = tuple(row.model if g == "model" else "tokens" for g in groups)
-        buckets[bucket].setdefault(key, []).append(row)
+    rows = [row for row in await pages.rows(store) if not wanted or row.model in wanted]
+    buckets = pages.bucketed(rows, lambda row: tuple(row.model if g == "model" else "tokens" for g in groups))
     data = []
-    for bucket_start, bucket_end in edges:
-        results = [
-            _result(kind, dict(zip(groups, key, strict=True)), members)
-            for key, members in sorted(buckets[bucket_start].items())
-        ]
+    for (bucket_start, bucket_end), members in buckets:
+        results = [_result(kind, dict(zip(groups, key, strict=True)), group) for key, group in sorted(members.items())]
         data.append({"starting_at": _iso(bucket_start), "ending_at": _iso(bucket_end), "results": results})
-    more = moment < end
-    return {
-        "data": data,
-        "has_more": more,
-        "next_page": _cursor(moment) if more else None,
-        "data_refreshed_at": _iso(utcnow()),
-    }
+    return {**pages.tail(), "data": data, "data_refreshed_at": _iso(utcnow())}
 
 
-def _result(kind: str, group: dict[str, str], rows: list[SpendRow]) -> dict[str, Any]:
+class Pages:
+    """One page of time buckets of ``width`` from ``start`` (already snapped) to ``end``: at most ``count`` buckets
+    from the ``page`` cursor; the spend rows they hold, and ``has_more`` / ``next_page``."""
+
+    def __init__(self, width: timedelta, start: datetime, end: datetime, page: str | None, count: int) -> None:
+        if end <= start:
+            raise InvalidRequest("ending_at: must be after starting_at")
+        first = _from_cursor(page) if page is not None else start
+        if not start <= first < end:
+            raise InvalidRequest("page: not a cursor of this report")
+        self.width, self.start, self.end = width, start, end
+        self.edges: list[tuple[datetime, datetime]] = []
+        moment = first
+        while moment < end and len(self.edges) < count:
+            self.edges.append((moment, min(moment + width, end)))
+            moment += width
+        self.next = moment
+
+    async def rows(self, store: KeyStore) -> list[SpendRow]:
+        return await store.spend_logs(SpendFilter(start=self.edges[0][0], end=self.edges[-1][1]), limit=1_000_000)
+
+    def bucketed(
+        self, rows: Iterable[SpendRow], key: Callable[[SpendRow], tuple[str | None, ...]]
+    ) -> list[tuple[tuple[datetime, datetime], dict[tuple[str | None, ...], list[SpendRow]]]]:
+        """The page's buckets, each with its rows grouped by ``key``."""
+        buckets: dict[datetime, dict[tuple[str | None, ...], list[SpendRow]]] = {s: {} for s, _e in self.edges}
+        for row in rows:
+            bucket = _floor(row.created_at, self.width) if row.created_at >= self.start else self.start
+            if bucket in buckets:
+                buckets[bucket].setdefault(key(row), []).append(row)
+        return [(edge, buckets[edge[0]]) for edge in self.edges]
+
+    def tail(self) -> dict[str, Any]:
+        more = self.next < self.end
+        return {"has_more": more, "next_page": _cursor(self.next) if more else None}
+
+
+def _result(kind: str, group: dict[str, str | None], rows: list[SpendRow]) -> dict[str, Any]:
     if kind == "cost":
         cents = sum(r.cost for r in rows) * 100
         return {

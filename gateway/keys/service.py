@@ -11,8 +11,9 @@ calls against the session creator's key the same way)::
 
 ``identity`` is the authenticated identity connexion hands the handlers (``token_info``): ``{"sub", "workspace"}``
 for configuration keys (metered as ``config:<name>``, never limited), plus ``key_id`` for a virtual key.
-``record`` queues the call: a background task advances the shared counters at once and writes the spend rows in
-batches (every ``FLUSH_SECONDS`` or ``BATCH_ROWS`` rows), so the request path never waits for the database.
+``record`` queues the call: a background task advances the counters at once (with Redis: this process's view, sent
+by the counters' own background sync) and writes the spend rows in batches (every ``FLUSH_SECONDS`` or
+``BATCH_ROWS`` rows), so the request path never waits for the database.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.errors import AuthenticationFailed, PermissionDenied
-from gateway.keys.counters import Counters, MemoryCounters, RedisCounters
+from gateway.keys.counters import Counters, MemoryCounters
 from gateway.keys.limits import Standing
 from gateway.keys.model import VirtualKey, key_hash, looks_like_virtual_key, new_key, preview
 from gateway.keys.pricing import Pricing, Usage
@@ -91,9 +92,10 @@ class KeysService:
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="keys-spend-writer")
+        self.counters.start()
 
     async def stop(self) -> None:
-        """Write what is queued, then stop the writer."""
+        """Write what is queued, then stop the writer (and send the counters' last increments)."""
         if self._writer is None:
             return
         self._queue.put_nowait(None)
@@ -102,6 +104,7 @@ class KeysService:
         except TimeoutError:
             logger.error("the spend writer did not finish within 10 s; %d call(s) unrecorded", self._queue.qsize())
         self._writer = None
+        await self.counters.stop()
 
     # -- keys ----------------------------------------------------------------------------------------------------
     def _remember(self, digest: str, key: VirtualKey | None) -> None:
@@ -173,7 +176,7 @@ class KeysService:
         today = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
         window = key.budget_window(today)
         window_name = LIFETIME if window is None else str(int(window[0].replace(tzinfo=UTC).timestamp()))
-        snapshot = await self.counters.check(key.id, int(now // 60), window_name, count_request)
+        snapshot = await self.counters.check(key.id, int(now // 60), window_name, count_request, key.rpm_limit)
         spend = snapshot.spend
         if spend is None:
             spend = await self.store.spend_since(key.id, None if window is None else window[0])
@@ -320,8 +323,10 @@ async def keys_service(settings: Settings, state: Mapping[str, Any]) -> AsyncIte
     if redis_url:
         from redis import asyncio as redis_asyncio
 
+        from gateway.keys.synced import SyncedCounters
+
         redis = redis_asyncio.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        counters = RedisCounters(redis)
+        counters = SyncedCounters(redis)
     service = KeysService(KeyStore(store.engine), counters, Pricing(), shared=redis is not None)
     ops = state.get("ops")  # gateway.ops (started before this service): spend feeds its cost metric
     if ops is not None:

@@ -35,7 +35,13 @@ from tests.model_fake import model_routing
 
 KEY = "sk-gw-test-schemathesis-0123456789"
 MASTER_KEY = "sk-gw-test-schemathesis-master-0123456789"
-ADMIN_PATHS = ("/key/", "/spend/", "/v1/organizations/analytics/")  # gateway.keys: master key only
+ADMIN_PATHS = (
+    "/key/",
+    "/spend/",
+    "/v1/organizations/analytics/",
+    "/v1/organizations/usage_report/",
+    "/v1/organizations/cost_report",
+)  # gateway.keys: master key only
 HEAVY_BODY_REFS = 40
 
 

@@ -67,6 +67,13 @@ class Collector:
         self._thread.start()
 
     def _run(self, client: httpx.Client, url: str, headers: dict[str, str], params: dict[str, Any]) -> None:
+        try:
+            self._read(client, url, headers, params)
+        except (httpx.HTTPError, RuntimeError):  # the test closed the client under the reading thread
+            if not self._stop.is_set():
+                raise
+
+    def _read(self, client: httpx.Client, url: str, headers: dict[str, str], params: dict[str, Any]) -> None:
         with client.stream("GET", url, headers={**headers, "Accept": "text/event-stream"}, params=params) as r:
             self.status = r.status_code
             for frame in frames(r):

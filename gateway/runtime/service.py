@@ -33,7 +33,7 @@ from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
 from gateway.runtime.threads import Spawner
 from gateway.settings import Settings
-from gateway.storage import environment_work, session_runs, sessions
+from gateway.storage import bridge, code_sessions, code_workers, environment_work, session_runs, sessions
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store
 
@@ -166,9 +166,12 @@ class Runtime:
         doc = session.doc if isinstance(session, Record) else session
         return await self.store.get(workspace, "environment", str(doc.get("environment_id")))
 
-    async def _need_worker(self, workspace: str, session: Record | Mapping[str, Any]) -> None:
+    async def _need_worker(
+        self, workspace: str, session: Record | Mapping[str, Any], environment: Record | None = None
+    ) -> None:
         """Queue a work item unless the session has a live one (self-hosted environments only)."""
-        environment = await self._environment(workspace, session)
+        if environment is None:
+            environment = await self._environment(workspace, session)
         if environment is None or environment.archived_at is not None:
             return
         if (environment.doc.get("config") or {}).get("type") != "self_hosted":
@@ -182,8 +185,9 @@ class Runtime:
     # --- hooks for the handlers -----------------------------------------------------------------------------------
     async def created(self, workspace: str, session: Mapping[str, Any], *, initial_events: bool) -> None:
         """A session was created (by the API or a deployment run); it runs at once if it has initial events."""
-        await self._need_worker(workspace, session)
-        if initial_events:
+        environment = await self._environment(workspace, session)
+        await self._need_worker(workspace, session, environment)
+        if initial_events and not bridge.is_bridge(environment):
             await self.kick(workspace, str(session["id"]))
 
     async def start(self, workspace: str, session_id: str) -> None:
@@ -194,14 +198,41 @@ class Runtime:
             await self.kick(workspace, session_id)
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /v1/sessions/{id}/events``: check, store, and run the session."""
-        want = session_runs.want_within(workspace, session_id)
+        """``POST /v1/sessions/{id}/events``: check, store, and run the session (here, or on its bridge worker)."""
+        record = await sessions.KIND.get(self.store, workspace, session_id)
+        environment = await self._environment(workspace, record)
+        on_worker = await self.worker_runs(workspace, record, environment)
+        want = None if on_worker else session_runs.want_within(workspace, session_id)
         limit = self.config.max_tool_result_bytes
-        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=want)
+        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=want, current=record)
         if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
-            await self._need_worker(workspace, record)
-        await self.kick(workspace, session_id, wanted=True)
+            await self._need_worker(workspace, record, environment)
+        if not on_worker:
+            await self.kick(workspace, session_id, wanted=True)
         return stored
+
+    async def send_code(self, workspace: str, record: Record, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A code-session viewer's events (already translated, private annotations kept): stored, then the turn runs
+        on the session's worker if it has one, else here."""
+        environment = await self._environment(workspace, record)
+        on_worker = await self.worker_runs(workspace, record, environment)
+        user = any(str(d.get("type", "")).startswith("user.") for d in docs)
+        want = session_runs.want_within(workspace, record.id) if user and not on_worker else None
+        stored = await code_sessions.append(self.store, workspace, record, docs, within=want)
+        if user:
+            await self._need_worker(workspace, record, environment)
+            if not on_worker:
+                await self.kick(workspace, record.id, wanted=True)
+        return stored
+
+    async def worker_runs(self, workspace: str, record: Record, environment: Record | None) -> bool:
+        """Whether the session's turns run on a worker rather than here: it is on a bridge environment, or it is a
+        code session whose CCR v2 worker is attached (registered and seen within a minute)."""
+        if bridge.is_bridge(environment):
+            return True
+        if isinstance(record.doc.get("_code"), Mapping):
+            return code_workers.attached(await code_workers.state(self.store, workspace, record.id))
+        return False
 
     async def closed(self, workspace: str, session: Record, *, deleted: bool) -> None:
         """The session was archived (``deleted=False``) or deleted: stop its work and its turn here."""

@@ -12,7 +12,8 @@ Default deny: an operation that is not listed for the credential's kind answers 
 
 * **Worker token** (``POST /v1/code/sessions/{id}/bridge``, short-lived): the CCR v2 worker calls of its code
   session and that session's retrieve. A sessions token reaches its session's worker calls too (the bridge
-  registers with it) and may acknowledge its own work item.
+  registers with it) and may acknowledge its own work item. Both reach their session's session-ingress calls
+  (transcript log read/append, v2 events, teleport transcript): the work secret's ``session_ingress_token``.
 
 Another environment's queue or item, another environment's (or another item's) session and a memory store not
 attached to the session answer 404, as if they did not exist. The identity returned to connexion carries the
@@ -69,12 +70,19 @@ CODE_WORKER: Mapping[str, Scope] = {
     )
 }
 
-#: a worker token from ``POST /v1/code/sessions/{id}/bridge``: its session's worker calls only
-WORKER_TOKEN: Mapping[str, Scope] = {**CODE_WORKER, "custom.sessions.retrieve": "session"}
+#: session ingress of one session (the transcript log, v2 events, the teleport transcript)
+SESSION_INGRESS: Mapping[str, Scope] = {
+    f"custom.session_ingress.{verb}": "session"
+    for verb in ("get_log", "append_log", "send_events", "list_teleport_events")
+}
+
+#: a worker token from ``POST /v1/code/sessions/{id}/bridge``: its session's worker and ingress calls only
+WORKER_TOKEN: Mapping[str, Scope] = {**CODE_WORKER, **SESSION_INGRESS, "custom.sessions.retrieve": "session"}
 
 SESSIONS_TOKEN: Mapping[str, Scope] = {
     **SHARED,
     **CODE_WORKER,
+    **SESSION_INGRESS,
     "custom.environment_work.ack": "item",
     "custom.memory_stores.retrieve": "memory_read",
     "custom.memories.list": "memory_read",

@@ -13,7 +13,11 @@ from gateway.storage.service import store, workspace
 
 ACK: dict[str, Any] = {}
 
-websocket = planned("custom.session_ingress.websocket")
+websocket = planned(
+    "custom.session_ingress.websocket",
+    "the session-ingress WebSocket transport is not built; --sdk-url sessions can use the v2 POST events endpoint "
+    "and the CCR v2 worker protocol (SSE) instead",
+)
 
 
 async def get_log(session_id: str, after_last_compact: bool = False, **_: Any) -> dict[str, Any]:

@@ -5,13 +5,14 @@ so the worker's internal events, the code-session viewer and the official SDK re
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from tests.code_sessions.ccr_client import VERSION, Viewer, Worker
+from tests.code_sessions.ccr_client import VERSION, Bridge, Viewer, Worker, work_secret
 from tests.code_sessions.conftest import TOKEN
 from tests.runtime.conftest import Gateway
 
@@ -181,3 +182,24 @@ def test_scope_and_errors(gw: Gateway, http: httpx.Client) -> None:
     assert Viewer(http, TOKEN).archive(other_id).status_code == 200
     archived = Ingress(http, TOKEN).put(other_id, _entry("y", None, "y"), None)
     assert archived.status_code == 409 and "x-last-uuid" not in archived.headers
+
+
+def test_work_secret_ingress_token_reaches_its_session(gw: Gateway, http: httpx.Client) -> None:
+    """The bridge's path: the work item's WorkSecret carries ``session_ingress_token``; the CLI writes the transcript
+    with it. It reaches its own session only."""
+    bridge, viewer = Bridge(http, TOKEN), Viewer(http, TOKEN)
+    registered = bridge.register().json()
+    environment_id, secret = registered["environment_id"], registered["environment_secret"]
+    code_id = viewer.create(environment_id=environment_id).json()["session"]["id"]
+    other_id = viewer.create().json()["session"]["id"]
+    item = None
+    for _ in range(100):
+        item = bridge.poll(environment_id, secret).json()
+        if item:
+            break
+        time.sleep(0.1)
+    assert item, "no work item was handed out"
+    ingress = Ingress(http, work_secret(item)["session_ingress_token"])
+    assert ingress.put(code_id, _entry("w-1", None, "from the bridge"), None).status_code == 200
+    assert [line["uuid"] for line in ingress.log(code_id).json()["loglines"]] == ["w-1"]
+    assert ingress.log(other_id).status_code == 404

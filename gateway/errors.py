@@ -150,8 +150,11 @@ class NotImplementedOperation(GatewayError):
     status = 501
     error_type = "api_error"
 
-    def __init__(self, operation_id: str, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(f"{operation_id} is not implemented yet in this gateway (planned)", headers=headers)
+    def __init__(
+        self, operation_id: str, *, reason: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        why = f": {reason}" if reason else " (planned)"
+        super().__init__(f"{operation_id} is not implemented yet in this gateway{why}", headers=headers)
         self.operation_id = operation_id
 
 

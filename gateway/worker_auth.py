@@ -10,6 +10,11 @@ Default deny: an operation that is not listed for the credential's kind answers 
   list/retrieve and memory versions list/retrieve of the memory stores attached to that session, and memories
   create/update/delete in those attached ``read_write``.
 
+* **Worker token** (``POST /v1/code/sessions/{id}/bridge``, short-lived): the CCR v2 worker calls of its code
+  session and that session's retrieve. A sessions token reaches its session's worker calls too (the bridge
+  registers with it) and may acknowledge its own work item. Both reach their session's session-ingress calls
+  (transcript log read/append, v2 events, teleport transcript): the work secret's ``session_ingress_token``.
+
 Another environment's queue or item, another environment's (or another item's) session and a memory store not
 attached to the session answer 404, as if they did not exist. The identity returned to connexion carries the
 credential's workspace, so handlers work in it."""
@@ -21,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from gateway.errors import NotFound, PermissionDenied
+from gateway.storage.code_sessions import session_id_of
 from gateway.storage.environment_keys import Credential
 from gateway.storage.store import Store
 
@@ -48,8 +54,36 @@ ENVIRONMENT_KEY: Mapping[str, Scope] = {
     "custom.environment_work.ack": "item",
 }
 
+#: the CCR v2 worker protocol of one code session (``/v1/code/sessions/{id}/worker*``)
+CODE_WORKER: Mapping[str, Scope] = {
+    f"custom.code_session_worker.{verb}": "session"
+    for verb in (
+        "register",
+        "get",
+        "update",
+        "heartbeat",
+        "send_events",
+        "send_internal_events",
+        "list_internal_events",
+        "report_delivery",
+        "stream_events",
+    )
+}
+
+#: session ingress of one session (the transcript log, v2 events, the teleport transcript)
+SESSION_INGRESS: Mapping[str, Scope] = {
+    f"custom.session_ingress.{verb}": "session"
+    for verb in ("get_log", "append_log", "send_events", "list_teleport_events")
+}
+
+#: a worker token from ``POST /v1/code/sessions/{id}/bridge``: its session's worker and ingress calls only
+WORKER_TOKEN: Mapping[str, Scope] = {**CODE_WORKER, **SESSION_INGRESS, "custom.sessions.retrieve": "session"}
+
 SESSIONS_TOKEN: Mapping[str, Scope] = {
     **SHARED,
+    **CODE_WORKER,
+    **SESSION_INGRESS,
+    "custom.environment_work.ack": "item",
     "custom.memory_stores.retrieve": "memory_read",
     "custom.memories.list": "memory_read",
     "custom.memories.retrieve": "memory_read",
@@ -77,7 +111,9 @@ def identity(credential: Credential) -> dict[str, str]:
 
 
 def _denied(credential: Credential, operation_id: str) -> PermissionDenied:
-    what = "an environment key" if credential.kind == "environment_key" else "a sessions token"
+    what = {"environment_key": "an environment key", "sessions_token": "a sessions token"}.get(
+        credential.kind, "a worker token"
+    )
     return PermissionDenied(
         f"{operation_id or 'this operation'} is not allowed with {what}; it authorises only a self-hosted worker's "
         "calls (see the gateway README, Self-hosted workers)"
@@ -86,7 +122,9 @@ def _denied(credential: Credential, operation_id: str) -> PermissionDenied:
 
 async def authorise(store: Store, credential: Credential, operation_id: str, path: Mapping[str, Any]) -> None:
     """Raise unless ``credential`` may call ``operation_id`` with the path parameters ``path``."""
-    rules = ENVIRONMENT_KEY if credential.kind == "environment_key" else SESSIONS_TOKEN
+    rules = {"environment_key": ENVIRONMENT_KEY, "sessions_token": SESSIONS_TOKEN, "worker_token": WORKER_TOKEN}[
+        credential.kind
+    ]
     scope = rules.get(operation_id)
     if scope is None:
         raise _denied(credential, operation_id)
@@ -105,7 +143,16 @@ async def authorise(store: Store, credential: Credential, operation_id: str, pat
 
 
 async def _session(store: Store, credential: Credential, session_id: str) -> Mapping[str, Any]:
-    """The session document, if the credential reaches it (else 404)."""
+    """The session document, if the credential reaches it (else 404); a code-session id (``cse_…``) names its
+    session."""
+    session_id = session_id_of(session_id)
+    if credential.kind == "worker_token":
+        if (
+            session_id != credential.session_id
+            or await store.get(credential.workspace, SESSION_TYPE, session_id) is None
+        ):
+            raise NotFound(f"session {session_id!r} not found")
+        return {}
     if credential.kind == "sessions_token" and session_id != credential.session_id:
         raise NotFound(f"session {session_id!r} not found")
     record = await store.get(credential.workspace, SESSION_TYPE, session_id)

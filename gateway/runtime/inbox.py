@@ -104,10 +104,12 @@ async def accept(
     body: Mapping[str, Any],
     limit: int,
     within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    current: Record | None = None,
 ) -> tuple[Record, dict[str, Any]]:
     """Check and store the events of ``POST /v1/sessions/{id}/events`` (``within``: one more step of the transaction
-    that stores them); returns the session (as read before the events were stored) and the stored page."""
-    record = await sessions.KIND.get(store, workspace, session_id)
+    that stores them; ``current``: the session as the caller just read it); returns the session (as read before the
+    events were stored) and the stored page."""
+    record = current if current is not None else await sessions.KIND.get(store, workspace, session_id)
     if record.archived_at is not None:
         raise Conflict(f"session {session_id!r} is archived and accepts no events")
     events = [truncate(e, limit) if e.get("type") in RESULTS else dict(e) for e in body.get("events") or []]

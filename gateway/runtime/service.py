@@ -1,8 +1,10 @@
 """The session runtime: the lifespan service that runs sessions' turns, and the hooks the handlers call.
 
-* :meth:`Runtime.kick` records that a session has work (:func:`gateway.storage.session_runs.want`) and runs it in
-  this process if no other live process holds its lease. A process runs a session in one task
-  (:class:`gateway.runtime.driver.SessionRun`) and renews the lease every third of ``lease_ttl_seconds``.
+* A client's events are stored with the wish to run the session (:class:`gateway.storage.session_runs.Wish`), which
+  takes the run lease for this process in the same statement when no other live process holds it; the turn then starts
+  here at once. :meth:`Runtime.kick` (sessions created with initial events, deployment runs) records the wish, then
+  takes the lease. A process runs a session in one task (:class:`gateway.runtime.driver.SessionRun`) and renews the
+  lease every third of ``lease_ttl_seconds``.
 * A sweeper looks every ``sweep_seconds`` for sessions with work whose lease is free or expired (their process died)
   and runs them here.
 * Self-hosted sessions get a work item on creation, when a user event arrives and the session has no live item, when
@@ -35,7 +37,7 @@ from gateway.runtime.session_extras import SessionExtras
 from gateway.runtime.skills_mount import SkillsMount
 from gateway.runtime.threads import Spawner
 from gateway.settings import Settings
-from gateway.storage import environment_work, session_runs, sessions
+from gateway.storage import bridge, code_sessions, code_workers, environment_work, session_runs, sessions
 from gateway.storage.blobs import DirectoryBlobStore
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store
@@ -72,11 +74,9 @@ class Runtime:
         return self.drain is not None and self.drain.active
 
     # --- running ------------------------------------------------------------------------------------------------
-    async def kick(self, workspace: str, session_id: str, *, wanted: bool = False) -> None:
-        """Run the session (here, unless another process holds its lease); ``wanted``: the caller already recorded
-        the wish (:func:`session_runs.want_within`) in the transaction that stored the events."""
-        if not wanted:
-            await session_runs.want(self.store.engine, workspace, session_id)
+    async def kick(self, workspace: str, session_id: str) -> None:
+        """Record that the session has work and run it (here, unless another process holds its lease)."""
+        await session_runs.want(self.store.engine, workspace, session_id)
         if self.config.run_sessions:
             self._spawn(session_id)
 
@@ -210,8 +210,9 @@ class Runtime:
     # --- hooks for the handlers -----------------------------------------------------------------------------------
     async def created(self, workspace: str, session: Mapping[str, Any], *, initial_events: bool) -> None:
         """A session was created (by the API or a deployment run); it runs at once if it has initial events."""
-        await self._need_worker(workspace, session)
-        if initial_events:
+        environment = await self._environment(workspace, session)
+        await self._need_worker(workspace, session, environment)
+        if initial_events and not bridge.is_bridge(environment):
             await self.kick(workspace, str(session["id"]))
 
     async def start(self, workspace: str, session_id: str) -> None:
@@ -222,21 +223,49 @@ class Runtime:
             await self.kick(workspace, session_id)
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /v1/sessions/{id}/events``: check, store, and run the session. The transaction that stores the
-        events records the wish to run and takes the lease for this process when it is free, and the turn starts
-        with the session and environment this request has read (two reads and a write less per turn)."""
-        take = self.config.run_sessions and not self.draining
-        wish = session_runs.Wish(workspace, session_id, self.owner if take else None, self.config.lease_ttl_seconds)
+        """``POST /v1/sessions/{id}/events``: check, store, and run the session (here, or on its bridge worker). The
+        transaction that stores the events records the wish to run and takes the lease for this process when it is
+        free, and the turn starts with the session and environment this request has read."""
+        record = await sessions.KIND.get(self.store, workspace, session_id)
+        environment = await self._environment(workspace, record)
+        on_worker = await self.worker_runs(workspace, record, environment)
+        wish = None if on_worker else self._wish(workspace, session_id)
         limit = self.config.max_tool_result_bytes
-        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=wish)
-        environment = None
-        if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
-            environment = await self._environment(workspace, record)
-        if wish.lease is not None:
+        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=wish, current=record)
+        if wish is not None and wish.lease is not None:
             self._spawn(session_id, wish.lease, Hints(record, environment))
-        if environment is not None:
+        if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
             await self._need_worker(workspace, record, environment)
         return stored
+
+    async def send_code(self, workspace: str, record: Record, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A code-session viewer's events (already translated, private annotations kept): stored, then the turn runs
+        on the session's worker if it has one, else here."""
+        environment = await self._environment(workspace, record)
+        on_worker = await self.worker_runs(workspace, record, environment)
+        user = any(str(d.get("type", "")).startswith("user.") for d in docs)
+        wish = self._wish(workspace, record.id) if user and not on_worker else None
+        stored = await code_sessions.append(self.store, workspace, record, docs, within=wish)
+        if wish is not None and wish.lease is not None:
+            self._spawn(record.id, wish.lease, Hints(record, environment))
+        if user:
+            await self._need_worker(workspace, record, environment)
+        return stored
+
+    def _wish(self, workspace: str, session_id: str) -> session_runs.Wish:
+        """The wish to run a session, recorded with the events that make it; it takes the lease for this process
+        when this process runs sessions (and is not draining)."""
+        take = self.config.run_sessions and not self.draining
+        return session_runs.Wish(workspace, session_id, self.owner if take else None, self.config.lease_ttl_seconds)
+
+    async def worker_runs(self, workspace: str, record: Record, environment: Record | None) -> bool:
+        """Whether the session's turns run on a worker rather than here: it is on a bridge environment, or it is a
+        code session whose CCR v2 worker is attached (registered and seen within a minute)."""
+        if bridge.is_bridge(environment):
+            return True
+        if isinstance(record.doc.get("_code"), Mapping):
+            return code_workers.attached(await code_workers.state(self.store, workspace, record.id))
+        return False
 
     async def closed(self, workspace: str, session: Record, *, deleted: bool) -> None:
         """The session was archived (``deleted=False``) or deleted: stop its work and its turn here."""

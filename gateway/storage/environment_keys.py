@@ -27,6 +27,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from gateway.errors import InvalidRequest, NotFound
+from gateway.storage import code_workers
 from gateway.storage.store import Record, Store, record_of, rfc3339, utcnow
 from gateway.storage.tables import resources
 
@@ -42,7 +43,7 @@ LAST_USED_REFRESH = timedelta(seconds=60)
 ENVIRONMENT_TYPE = "environment"
 WORK_TYPE = "work"
 
-CredentialKind = Literal["environment_key", "sessions_token"]
+CredentialKind = Literal["environment_key", "sessions_token", "worker_token"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Credential:
 
 def looks_like_worker_credential(token: str) -> bool:
     """Whether ``token`` has the shape of an environment key or a sessions token (only those are looked up)."""
-    return token.startswith((ENVIRONMENT_KEY_PREFIX, SESSIONS_TOKEN_PREFIX))
+    return token.startswith((ENVIRONMENT_KEY_PREFIX, SESSIONS_TOKEN_PREFIX, code_workers.TOKEN_PREFIX))
 
 
 def _digest(token: str) -> bytes:
@@ -161,14 +162,28 @@ async def issue_sessions_token(store: Store, workspace: str, environment_id: str
     return token
 
 
-def work_secret(sessions_token: str) -> str:
-    """The work item's ``secret``: URL-safe base64 of ``{"sessions_token": …}`` (what the SDK's worker decodes)."""
-    return base64.urlsafe_b64encode(json.dumps({"sessions_token": sessions_token}).encode()).decode("ascii")
+def work_secret(sessions_token: str, *, bridge_base_url: str | None = None) -> str:
+    """The work item's ``secret``: URL-safe base64 of ``{"sessions_token": …}`` (what the SDK's worker decodes). For
+    a bridge environment (``bridge_base_url``) the same token is also the Claude Code bridge's ``WorkSecret``
+    (``version: 1``, ``session_ingress_token``, ``api_base_url``, ``use_code_sessions``)."""
+    doc: dict[str, Any] = {"sessions_token": sessions_token}
+    if bridge_base_url is not None:
+        doc.update(
+            version=1,
+            session_ingress_token=sessions_token,
+            api_base_url=bridge_base_url,
+            sources=[],
+            auth=[],
+            use_code_sessions=True,
+        )
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode("ascii")
 
 
 # --- lookup -----------------------------------------------------------------------------------------------------------
 async def identify(store: Store, token: str) -> Credential | None:
     """The live credential ``token`` is, or None (unknown, revoked, its environment gone, its work item stopped)."""
+    if token.startswith(code_workers.TOKEN_PREFIX):
+        return await _worker_token(store, token)
     if token.startswith(ENVIRONMENT_KEY_PREFIX):
         kind: CredentialKind = "environment_key"
     elif token.startswith(SESSIONS_TOKEN_PREFIX):
@@ -193,6 +208,22 @@ async def identify(store: Store, token: str) -> Credential | None:
             await store.delete(record.workspace, SESSIONS_TOKEN_TYPE, record.id)
         return None
     return Credential(kind, record.id, record.workspace, record.parent_id, work_id, str(record.doc.get("session_id")))
+
+
+async def _worker_token(store: Store, token: str) -> Credential | None:
+    """A live worker token from ``POST /v1/code/sessions/{id}/bridge`` (not expired, its session still there)."""
+    record = await _row(store, code_workers.TOKEN_TYPE, code_workers.token_row_id(token))
+    if record is None or record.parent_id is None:
+        return None
+    if not hmac.compare_digest(str(record.doc.get("sha256", "")), _digest(token).hex()):
+        return None
+    if str(record.doc.get("expires_at", "")) < (rfc3339(utcnow()) or ""):
+        await store.delete(record.workspace, code_workers.TOKEN_TYPE, record.id)
+        return None
+    if await store.get(record.workspace, "session", record.parent_id) is None:
+        return None
+    environment_id = str(record.doc.get("environment_id", ""))
+    return Credential("worker_token", record.id, record.workspace, environment_id, None, record.parent_id)
 
 
 async def _touch(store: Store, record: Record) -> None:

@@ -168,8 +168,10 @@ async def poll(
     block_ms: int | None = None,
     reclaim_older_than_ms: int | None = None,
     worker_id: str | None = None,
+    base_url: str | None = None,
 ) -> dict[str, Any] | None:
-    """Hand out the next available item (see the module doc), or None."""
+    """Hand out the next available item (see the module doc), or None. ``base_url``: the gateway's URL as the worker
+    reached it (a bridge environment's work secret names it as ``api_base_url``)."""
     env = await _environment(store, workspace, environment_id)
     if (env.doc.get("config") or {}).get("type") != "self_hosted":
         raise InvalidRequest(f"environment {environment_id!r} is not self_hosted: it has no work queue")
@@ -185,7 +187,9 @@ async def poll(
             token = await environment_keys.issue_sessions_token(
                 store, workspace, environment_id, item["id"], item["data"]["id"]
             )
-            return {**item, "secret": environment_keys.work_secret(token)}
+            bridged = isinstance(env.doc.get("_bridge"), Mapping)
+            secret = environment_keys.work_secret(token, bridge_base_url=(base_url or "") if bridged else None)
+            return {**item, "secret": secret}
         if asyncio.get_running_loop().time() >= deadline:
             return None
         await asyncio.sleep(POLL_INTERVAL)

@@ -49,7 +49,8 @@ def config(value: Any) -> dict[str, Any]:
 
 
 def response(record: Record) -> dict[str, Any]:
-    return {**record.doc, **timestamps(record)}
+    """The environment (without private ``_`` keys, e.g. a bridge environment's ``_bridge``)."""
+    return {**{k: v for k, v in record.doc.items() if not k.startswith("_")}, **timestamps(record)}
 
 
 async def _name_is_free(store: Store, workspace: str, name: Any, own_id: str | None = None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from connexion import request
 from starlette.responses import StreamingResponse
 
-from gateway.storage import secrets, sessions
+from gateway.storage import code_sessions, code_stream, secrets, sessions
 from gateway.storage.service import storage_config, store, workspace
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -31,5 +31,24 @@ async def event_stream(
         thread_id=thread_id,
         disconnected=request.is_disconnected,
         previews=previews or (),
+    )
+    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def code_event_stream(session_id: str, from_sequence_num: int | None, *, only_client: bool) -> StreamingResponse:
+    """The viewer's or the worker's SSE stream, resumed after ``from_sequence_num`` or ``Last-Event-ID``."""
+    record = await code_sessions.get(store(), workspace(), session_id)
+    after = max(
+        code_stream.sequence(from_sequence_num, "from_sequence_num"),
+        code_stream.sequence(request.headers.get("last-event-id"), "Last-Event-ID"),
+    )
+    body = code_stream.open_stream(
+        store(),
+        workspace(),
+        record,
+        code_sessions.code_id_of(record.id),
+        after=after,
+        only_client=only_client,
+        disconnected=request.is_disconnected,
     )
     return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)

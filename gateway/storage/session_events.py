@@ -280,12 +280,15 @@ async def tail(
     poll: float = 0.25,
     keepalive: float = 15.0,
     liveness_every: float = 1.0,
+    render: Callable[[Event], bytes | None] | None = None,
+    keepalive_frame: bytes = KEEPALIVE,
 ) -> AsyncIterator[bytes]:
     """The SSE body: every event after position ``after_seq`` (replay), then new ones as they are appended (woken by
     this process's appends, else the table is polled every ``poll`` seconds; a comment every ``keepalive`` seconds
     of silence), with the previews of ``previews`` types. Ends after a ``session.status_terminated`` event, with a
     ``session.deleted`` event when ``alive()`` turns false, or when ``disconnected()`` says the client went away (or
-    the response task is cancelled)."""
+    the response task is cancelled). ``render``: another wire format (one frame per event or None to skip it, no
+    previews, no ``session.deleted`` frame), with ``keepalive_frame`` as its comment."""
     loop = asyncio.get_running_loop()
     sub = log.bus.subscribe(stream_id, previews if thread_id is None else frozenset())
     seq = after_seq
@@ -294,20 +297,27 @@ async def tail(
     try:
         while True:
             batch = await log.after(stream_id, seq, thread_id=thread_id, primary=primary)
-            frames = _merged(batch, [*carried, *sub.drain()])
+            if render is None:
+                frames = _merged(batch, [*carried, *sub.drain()])
+            else:
+                sub.drain()
+                frames = [f for f in map(render, batch) if f is not None]
             carried = []
             if batch:
                 seq = batch[-1].seq
             if frames:
                 yield b"".join(frames)
                 last_frame = loop.time()
-                if any(e.doc.get("type") in FINAL_TYPES for e in batch):
-                    return
+            if any(e.doc.get("type") in FINAL_TYPES for e in batch):
+                return
+            if frames or batch:
                 continue
             now = loop.time()
             if now - last_check >= liveness_every:
                 last_check = now
                 if not await alive():
+                    if render is not None:
+                        return
                     yield sse_frame(
                         {"type": "session.deleted", "id": new_id(EVENT_PREFIX), "processed_at": rfc3339(utcnow())}
                     )
@@ -316,7 +326,7 @@ async def tail(
                     return
             if now - last_frame >= keepalive:
                 last_frame = now
-                yield KEEPALIVE
+                yield keepalive_frame
             try:
                 item = await asyncio.wait_for(sub.queue.get(), timeout=poll)
             except TimeoutError:

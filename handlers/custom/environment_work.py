@@ -30,6 +30,7 @@ async def poll(
         block_ms=block_ms,
         reclaim_older_than_ms=reclaim_older_than_ms,
         worker_id=request.headers.get("anthropic-worker-id"),
+        base_url=str(request.base_url).rstrip("/"),
     )
     if item is None:
         return Response(content=b"null", media_type="application/json")

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from gateway.errors import InvalidRequest
-from gateway.storage import files
-from gateway.storage.blobs import blob_store, content_disposition, upload_chunks
+from gateway.storage import files, uploads
+from gateway.storage.blobs import blob_store
 from gateway.storage.service import store, workspace
 
 
@@ -47,21 +45,7 @@ def _bracketed(name: str) -> Sequence[str]:
 
 async def upload(body: dict[str, Any] | None = None, file: Any = None, **_: Any) -> dict[str, Any]:
     """POST /v1/files (multipart: ``file``, optional ``expires_in_seconds``)"""
-    if not isinstance(file, UploadFile):
-        raise InvalidRequest("file: a file part named 'file' is required (multipart/form-data)")
-    filename = file.filename or "file"
-    try:
-        return await files.create(
-            store(),
-            blob_store(),
-            workspace(),
-            upload_chunks(file),
-            filename=filename,
-            mime_type=files.guess_mime(filename, file.content_type),
-            expires_in_seconds=(body or {}).get("expires_in_seconds"),
-        )
-    finally:
-        await file.close()  # the spooled part (a temp file past 1 MiB) is freed now, not at garbage collection
+    return await uploads.store_part(file, expires_in_seconds=(body or {}).get("expires_in_seconds"))
 
 
 async def retrieve_metadata(file_id: str, **_: Any) -> dict[str, Any]:
@@ -71,12 +55,7 @@ async def retrieve_metadata(file_id: str, **_: Any) -> dict[str, Any]:
 
 async def download(file_id: str, **_: Any) -> StreamingResponse:
     """GET /v1/files/{file_id}/content"""
-    found = await files.download(store(), blob_store(), workspace(), file_id)
-    return StreamingResponse(
-        found.chunks,
-        media_type=found.mime_type,
-        headers={"content-length": str(found.size), "content-disposition": content_disposition(found.filename)},
-    )
+    return await uploads.file_response(file_id)
 
 
 async def delete(file_id: str, **_: Any) -> dict[str, Any]:

@@ -12,29 +12,14 @@ from connexion import request
 from starlette.responses import Response
 
 from gateway import services
-from gateway.keys import metering
-from gateway.keys.service import KEYS_STATE, identity_of
 from gateway.native import STATE, NativeService
-from gateway.request_id import request_id_for
+from handlers.native import routed
 
 
 async def create() -> Response:
     """POST /v1/messages: routed by tier and effort; SSE when ``stream`` is true; metered (gateway.keys)."""
-    native: NativeService = services.from_request(STATE)
     raw = await request.body()
-    keys = services.optional_from_request(KEYS_STATE)
-    if keys is None:
-        return await native.messages(json.loads(raw), raw, request.headers, query=request.url.query)
-    return await metering.metered_messages(
-        keys,
-        native,
-        identity_of(),
-        json.loads(raw),
-        raw,
-        request.headers,
-        query=request.url.query,
-        request_id=request_id_for(request.scope),
-    )
+    return await routed(json.loads(raw), raw)
 
 
 async def count_tokens() -> Response:

@@ -10,6 +10,7 @@ import anthropic
 import httpx
 import pytest
 
+from handlers.custom import dreams
 from tests.e2e.conftest import KEY
 
 
@@ -23,7 +24,7 @@ def test_planned_operation_is_a_501_the_sdk_understands(gateway_url: str) -> Non
     err = info.value
     assert err.status_code == 501
     assert err.type == "api_error"
-    assert err.api_message == "custom.dreams.list is not implemented yet in this gateway (planned)"
+    assert err.api_message == f"custom.dreams.list is not implemented yet in this gateway: {dreams.REASON}"
     assert err.request_id and err.request_id.startswith("req_")
     assert isinstance(err.body, dict) and err.body["request_id"] == err.request_id
 

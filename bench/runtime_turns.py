@@ -48,6 +48,12 @@ KEEPALIVE = 4.0
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "managed-agents-2026-04-01"}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; steadier than wall time on a loaded machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _when(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
@@ -182,8 +188,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--latency", type=float, default=2.0, help="model latency of the concurrent phase (s)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--turns", type=int, help="sequential turns (default 40, 10 with --quick)")
     args = parser.parse_args()
     sequential, concurrent = (10, 50) if args.quick else (40, 200)
+    sequential = args.turns or sequential
     schema = f"bench_runtime_{os.getpid()}"
     with (
         tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp,
@@ -195,7 +203,9 @@ def main() -> None:
         proc, url = start_gateway(fake.url, Path(tmp), storage)
         try:
             base = asyncio.run(direct(fake.url, sequential))
+            cpu_before = cpu_seconds(proc.pid)
             steps, logs = asyncio.run(turns(url, sequential))
+            cpu_per_turn = (cpu_seconds(proc.pid) - cpu_before) / sequential
             fake.default = Behavior(content=[Text("hello")], latency_s=args.latency)
             wall, peak = asyncio.run(_run_concurrent(url, concurrent, args.latency))
         finally:
@@ -209,6 +219,10 @@ def main() -> None:
     print(f"runtime turn, user.message -> idle (1 model step): median {turn_ms:.2f} ms over {len(steps)}")
     print(f"runtime overhead per step: {turn_ms - direct_ms:.2f} ms (turn / direct = {turn_ms / direct_ms:.1f}x)")
     print("\n".join(gaps(logs)))
+    print(
+        f"gateway CPU per sequential turn: {cpu_per_turn * 1000:.2f} ms (with the client's requests around it: the "
+        "session's creation, the message POST, the events GETs)"
+    )
     print(
         f"{concurrent} concurrent turns, model latency {args.latency:.1f} s: all idle after {wall:.2f} s "
         f"({wall / args.latency:.2f}x the model latency); peak model requests in flight: {peak}"

@@ -133,7 +133,10 @@ DESCRIPTIONS: dict[str, str] = {
     "runtime.sandbox_processes": "processes of a session's sandbox user (RLIMIT_NPROC)",
     "runtime.allow_process_executor": "allow cloud_executor: process outside local mode",
     "runtime.sandbox_host_network": "unrestricted sandboxes share the host's network (loopback included)",
-    "runtime.egress_allowed_networks": "CIDRs the egress proxy may reach although loopback/private/link-local",
+    "runtime.egress_allowed_networks": (
+        "CIDRs the egress proxy and the MCP client may reach although loopback/private/link-local"
+    ),
+    "runtime.mcp_timeout_s": "limit of one MCP operation (connect and list the tools, or one tool call)",
 }
 
 # fields of the dataclasses that are not config keys

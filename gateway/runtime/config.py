@@ -23,7 +23,9 @@ runtime:
   allow_process_executor: false # process is refused outside local mode unless this is true
   sandbox_host_network: false   # true: ``unrestricted`` sandboxes share the host's network (loopback included);
                                 # false: they go through the egress proxy with every public host allowed
-  egress_allowed_networks: []   # CIDRs the egress proxy may reach although loopback/private/link-local
+  egress_allowed_networks: []   # CIDRs the egress proxy (and the MCP client) may reach although
+                                # loopback/private/link-local
+  mcp_timeout_s: 30             # limit of one MCP operation (connect + list the tools, or one tool call)
 ```
 Unknown keys are errors naming the key."""
 
@@ -58,6 +60,7 @@ class RuntimeConfig:
     allow_process_executor: bool = False
     sandbox_host_network: bool = False
     egress_allowed_networks: tuple[str, ...] = ()
+    mcp_timeout_s: float = 30.0
 
 
 class RuntimeConfigError(ConfigError):

@@ -29,6 +29,7 @@ from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, SessionRun
 from gateway.runtime.executor import Executor, make_executor, workdir_of
+from gateway.runtime.mcp.toolsets import McpToolsets, mcp_toolsets
 from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
 from gateway.runtime.threads import Spawner
@@ -59,6 +60,8 @@ class Runtime:
         self.keys: KeysService | None = None
         #: the app's drain state (gateway.ops.drain): while it drains, no new session is taken up here
         self.drain: Drain | None = None
+        #: the agents' MCP servers (gateway.runtime.mcp); set by the lifespan
+        self.mcp: McpToolsets | None = None
 
     @property
     def draining(self) -> bool:
@@ -112,7 +115,15 @@ class Runtime:
         """What a run of ``session_id`` in this process works with (its signal exists while its task runs)."""
         signal = self.signals.get(session_id) or asyncio.Event()
         return Context(
-            self.config, self.store, self.native, self._need_worker, signal, self.turns, self.server_tools, self.keys
+            self.config,
+            self.store,
+            self.native,
+            self._need_worker,
+            signal,
+            self.turns,
+            self.server_tools,
+            self.keys,
+            self.mcp,
         )
 
     async def _fail(self, run: SessionRun) -> None:
@@ -247,6 +258,7 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     """Lifespan factory: needs the storage and native services; starts the sweeper, stops every turn on shutdown
     (their leases expire and another process, or the next start, takes them over)."""
     from gateway.native import STATE as NATIVE
+    from gateway.storage.service import CONFIG_STATE as STORAGE_CONFIG
     from gateway.storage.service import STATE as STORAGE
 
     runtime = Runtime(parse_runtime(settings.raw), state[STORAGE], state[NATIVE])
@@ -258,6 +270,7 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
         packages = workdir_of(runtime.config) / ".packages"
         CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
+    runtime.mcp = mcp_toolsets(runtime.config, runtime.store, state[STORAGE_CONFIG])
     runtime.keys = state.get(KEYS_STATE)
     ops = state.get("ops")
     runtime.drain = ops.drain if ops is not None else None

@@ -137,6 +137,7 @@ DESCRIPTIONS: dict[str, str] = {
         "CIDRs the egress proxy and the MCP client may reach although loopback/private/link-local"
     ),
     "runtime.mcp_timeout_s": "limit of one MCP operation (connect and list the tools, or one tool call)",
+    "runtime.github_base_url": "github_repository resources under https://github.com/ are cloned from this base",
 }
 
 # fields of the dataclasses that are not config keys

@@ -26,6 +26,7 @@ runtime:
   egress_allowed_networks: []   # CIDRs the egress proxy (and the MCP client) may reach although
                                 # loopback/private/link-local
   mcp_timeout_s: 30             # limit of one MCP operation (connect + list the tools, or one tool call)
+  github_base_url: https://github.com  # github_repository resources under https://github.com/ are cloned from here
 ```
 Unknown keys are errors naming the key."""
 
@@ -35,6 +36,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.settings import ConfigError
 
@@ -61,6 +63,7 @@ class RuntimeConfig:
     sandbox_host_network: bool = False
     egress_allowed_networks: tuple[str, ...] = ()
     mcp_timeout_s: float = 30.0
+    github_base_url: str = "https://github.com"
 
 
 class RuntimeConfigError(ConfigError):
@@ -94,10 +97,17 @@ def _networks(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _base_url(value: Any) -> str:
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https", "file"):
+        raise RuntimeConfigError("runtime.github_base_url: must be an http(s):// or file:// URL")
+    return value
+
+
 _SPECIAL: dict[str, Callable[[Any], Any]] = {
     "cloud_executor": _executor,
     "workdir": _workdir,
     "egress_allowed_networks": _networks,
+    "github_base_url": _base_url,
 }
 
 

@@ -233,7 +233,12 @@ class SessionRun:
                 "content": outcome.content,
                 "is_error": outcome.is_error,
             }
-            await self.append(record, [truncate(result, self.ctx.config.max_tool_result_bytes)])
+            events = [truncate(result, self.ctx.config.max_tool_result_bytes)]
+            if outcome.ends_turn is not None:  # the environment cannot serve the session (gateway.runtime.failures)
+                events += [{"type": "session.error", "error": outcome.ends_turn}, transcript.idle("end_turn")]
+            await self.append(record, events)
+            if outcome.ends_turn is not None:
+                return
 
     async def _run_tool(self, call: ServerCall) -> Outcome:
         try:

@@ -31,6 +31,7 @@ from gateway.runtime.driver import Context, SessionRun
 from gateway.runtime.executor import Executor, make_executor, workdir_of
 from gateway.runtime.mcp.toolsets import McpToolsets, mcp_toolsets
 from gateway.runtime.model import Native
+from gateway.runtime.resources import Mounts
 from gateway.runtime.server_tools import ServerTools
 from gateway.runtime.threads import Spawner
 from gateway.settings import Settings
@@ -262,15 +263,16 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     from gateway.storage.service import STATE as STORAGE
 
     runtime = Runtime(parse_runtime(settings.raw), state[STORAGE], state[NATIVE])
+    runtime.mcp = mcp_toolsets(runtime.config, runtime.store, state[STORAGE_CONFIG])
     executor, problem = make_executor(runtime.config, local_mode=settings.local_mode)
     if problem is not None:
         logger.warning("%s", problem)
     if executor is not None:
         runtime.executor = executor
         packages = workdir_of(runtime.config) / ".packages"
-        CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
+        mounts = Mounts(executor, state[STORAGE_CONFIG], runtime.config.github_base_url, runtime.mcp.networks)
+        CloudTools(executor, runtime.config.tool_timeout_s, packages, mounts).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
-    runtime.mcp = mcp_toolsets(runtime.config, runtime.store, state[STORAGE_CONFIG])
     runtime.keys = state.get(KEYS_STATE)
     ops = state.get("ops")
     runtime.drain = ops.drain if ops is not None else None

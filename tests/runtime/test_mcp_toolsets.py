@@ -20,7 +20,8 @@ import pytest
 
 from bench.fakes import AnthropicFake, Behavior, Text, ToolUse
 from bench.fakes.mcp_server import McpFake
-from gateway.runtime.mcp.toolsets import address_refusal, networking_refusal
+from gateway.runtime.guard import address_refusal
+from gateway.runtime.mcp.toolsets import networking_refusal
 from tests.gateway_process import debug_gateway
 from tests.runtime.conftest import KEY, Gateway, write_config
 from tests.runtime.test_scenarios import _say

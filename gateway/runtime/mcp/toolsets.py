@@ -18,7 +18,6 @@ token as it is then; a failure of the call is an ``is_error`` result whose text 
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -27,7 +26,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from gateway.runtime.config import RuntimeConfig
-from gateway.runtime.executor.egress import address_allowed, host_allowed
+from gateway.runtime.executor.egress import host_allowed
+from gateway.runtime.guard import Networks, address_refusal
 from gateway.runtime.mcp import client
 from gateway.runtime.mcp.credentials import token_for
 from gateway.runtime.server_tools import Outcome, ServerCall
@@ -39,7 +39,6 @@ TOOLSET = "mcp_toolset"
 #: the annotation a listing failure's ``session.error`` carries (one per server and turn)
 SERVER_MARK = "_mcp_server"
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
-Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,26 +93,6 @@ def networking_refusal(environment: Mapping[str, Any] | None, url: str) -> str |
         f"the environment's networking is limited and does not allow MCP servers: set allow_mcp_servers: true or "
         f"add {host!r} to allowed_hosts to reach {url}"
     )
-
-
-async def address_refusal(url: str, networks: Networks) -> str | None:
-    """Why the gateway will not connect to this URL's addresses (loopback, private… not listed), or None."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"the MCP server URL {url} is not an http(s) URL"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port)
-    except OSError as error:
-        return f"could not resolve the MCP server {url} ({error.strerror or error})"
-    for info in infos:
-        address = str(info[4][0])
-        if not address_allowed(address, networks):
-            return (
-                f"the MCP server {url} resolves to {address}, a loopback, private or link-local address the gateway "
-                "does not connect to unless runtime.egress_allowed_networks lists it"
-            )
-    return None
 
 
 @dataclass

@@ -1,0 +1,129 @@
+"""Session resources in the sandbox, end to end: a file uploaded through the Files API and a ``github_repository``
+(cloned from a local repository: ``runtime.github_base_url`` points at a ``file://`` directory, so no test reaches
+github.com) appear at their mount paths on the first built-in call; with networking that does not allow the clone,
+the call fails and a ``session.error`` ends the turn."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.fakes import Behavior, Text, ToolUse
+from tests.runtime.conftest import Gateway
+from tests.runtime.test_cloud_tools import _gateway, _results
+from tests.runtime.test_scenarios import TOOLSET, _say
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(["sh", "-c", "command -v bwrap"], capture_output=True).returncode != 0,
+    reason="bwrap is not installed (.ci/run installs it)",
+)
+TOKEN = "ghp_resourcetoken0123456789"
+
+
+def _git(*args: str, cwd: Path) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repos(tmp_path: Path) -> Path:
+    """``<base>/acme/widgets``: a repository whose ``main`` has one commit and ``feature`` a second."""
+    base = tmp_path / "repos"
+    repo = base / "acme" / "widgets"
+    repo.mkdir(parents=True)
+    _git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    (repo / "README").write_text("widgets v1\n")
+    _git("add", "README", cwd=repo)
+    _git("commit", "--quiet", "-m", "one", cwd=repo)
+    _git("checkout", "--quiet", "-b", "feature", cwd=repo)
+    (repo / "README").write_text("widgets v2\n")
+    _git("commit", "--quiet", "-am", "two", cwd=repo)
+    _git("checkout", "--quiet", "main", cwd=repo)
+    return base
+
+
+@pytest.fixture
+def resource_gateway(sqlite: dict[str, Any], tmp_path: Path, repos: Path) -> Iterator[Gateway]:
+    yield from _gateway(sqlite, tmp_path, {"github_base_url": repos.as_uri(), "tool_timeout_s": 20})
+
+
+def _session(gw: Gateway, networking: dict[str, Any], resources: list[dict[str, Any]]) -> str:
+    env = gw.sdk.beta.environments.create(
+        name=f"res-{time.monotonic_ns()}",
+        config={"type": "cloud", "networking": networking},  # type: ignore[typeddict-item]
+    )
+    agent = gw.sdk.beta.agents.create(name="coder", model="claude-haiku-5-5", tools=[TOOLSET])  # type: ignore[list-item]
+    return gw.sdk.beta.sessions.create(
+        agent=agent.id,
+        environment_id=env.id,
+        resources=resources,  # type: ignore[arg-type]
+    ).id
+
+
+def test_files_and_repositories_are_mounted_on_first_use(resource_gateway: Gateway) -> None:
+    gw = resource_gateway
+    uploaded = gw.sdk.beta.files.upload(file=("data.csv", b"a,b\n1,2\n", "text/csv"))
+    repository = {
+        "type": "github_repository",
+        "url": "https://github.com/acme/widgets",
+        "authorization_token": TOKEN,
+        "checkout": {"type": "branch", "name": "feature"},
+    }
+    resources = [{"type": "file", "file_id": uploaded.id}, repository]
+    session_id = _session(gw, {"type": "limited", "allowed_hosts": ["github.com"]}, resources)
+    mounted = f"/mnt/session/uploads/{uploaded.id}"
+    owners = "id -u; stat -c %u widgets"
+    gw.fake.script(
+        Behavior(content=[ToolUse("bash", {"command": f"cat {mounted}; cat widgets/README; {owners}"})]),
+        Behavior(content=[ToolUse("read", {"file_path": mounted})]),
+        Behavior(content=[ToolUse("bash", {"command": "cd widgets && git log --format=%s && git status --short"})]),
+        Behavior(content=[Text("all there")]),
+    )
+    _say(gw, session_id, "look at the resources")
+    events = gw.idle(session_id, timeout=60)
+    assert "session.error" not in [e.type for e in events]
+    results = _results(gw, session_id)
+    name, is_error, text = results[0]
+    lines = text.splitlines()
+    assert (name, is_error) == ("bash", False) and lines[:3] == ["a,b", "1,2", "widgets v2"]
+    assert lines[3] == lines[4] != "0"  # the clone belongs to the session's (unprivileged) user
+    assert results[1] == ("read", False, "a,b\n1,2\n")
+    assert results[2] == ("bash", False, "two\none\n")  # the branch's history, a clean tree
+    # the token went nowhere the model or a client can read
+    clone = gw.tmp / "sessions" / session_id / "files" / "widgets"
+    assert TOKEN not in (clone / ".git" / "config").read_text()
+    listed = gw.sdk.beta.sessions.resources.list(session_id)
+    assert TOKEN not in str([r.model_dump() for r in listed])
+    assert all(TOKEN not in str(e.model_dump()) for e in events)
+
+
+def test_a_repository_without_networking_ends_the_turn_with_a_session_error(resource_gateway: Gateway) -> None:
+    gw = resource_gateway
+    repository = {"type": "github_repository", "url": "https://github.com/acme/widgets", "authorization_token": TOKEN}
+    session_id = _session(gw, {"type": "limited", "allowed_hosts": []}, [repository])
+    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "ls"})]))
+    _say(gw, session_id, "clone it")
+    events = gw.idle(session_id, timeout=60)
+    [(name, is_error, text)] = _results(gw, session_id)
+    assert name == "bash" and is_error and "does not allow cloning" in text
+    error = next(e for e in events if e.type == "session.error").error
+    assert error.type == "repository_clone_error" and "allowed_hosts" in error.message
+    assert [e.type for e in events][-1] == "session.status_idle"
+    time.sleep(1)
+    assert len(gw.fake.requests) == 1  # the turn ended with the error: the model was not asked again
+
+    # a repository that does not exist: repository_not_found_error, the turn ends the same way
+    missing = {**repository, "url": "https://github.com/acme/nothing"}
+    session_id = _session(gw, {"type": "unrestricted"}, [missing])
+    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "ls"})]))
+    _say(gw, session_id, "clone it")
+    events = gw.idle(session_id, timeout=60)
+    error = next(e for e in events if e.type == "session.error").error
+    assert error.type == "repository_not_found_error" and "acme/nothing" in error.message

@@ -97,6 +97,17 @@ class CloudTools:
         root, visible = self._root(call)
         return files.host_path(root, visible, value)
 
+    def _where(self, call: ServerCall) -> str:
+        """The ``path`` of ``glob``/``grep`` as the commands see it (the working directory when absent)."""
+        root, visible = self._root(call)
+        if not call.input.get("path"):
+            return visible
+        host = self._path(call, "path")
+        if files.within(host, root.resolve()):
+            return files.visible_path(root, visible, host)
+        # a resource under /mnt: there in the sandbox; the process executor sees the host path
+        return files.visible_path(root.parent / "mnt", MNT, host) if visible != str(root) else str(host)
+
     async def _run(self, call: ServerCall, command: str, timeout_s: float) -> Completed:
         environment = call.environment.doc if call.environment is not None else None
         environment_id = call.environment.id if call.environment is not None else ""
@@ -171,8 +182,7 @@ class CloudTools:
             return Outcome.text("glob: pattern is required", is_error=True)
         if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             return Outcome.text("glob: the pattern must be relative and without '..' (use path)", is_error=True)
-        root, visible = self._root(call)
-        where = files.visible_path(root, visible, self._path(call, "path")) if call.input.get("path") else visible
+        where = self._where(call)
         # expanded by bash in the sandbox (globstar: ``**`` does not follow symlinks), never executed
         command = GLOB.format(where=shlex.quote(where), pattern=shlex.quote(pattern), limit=files.GLOB_LIMIT)
         done = await self.executor.run(call.session.id, command, network=Network(), timeout_s=self.timeout_s)
@@ -186,8 +196,7 @@ class CloudTools:
         pattern = call.input.get("pattern")
         if not isinstance(pattern, str) or not pattern:
             return Outcome.text("grep: pattern is required", is_error=True)
-        root, visible = self._root(call)
-        where = files.visible_path(root, visible, self._path(call, "path")) if call.input.get("path") else visible
+        where = self._where(call)
         command = f"grep -rnE -e {shlex.quote(pattern)} -- {shlex.quote(where)}"
         # no network: grep needs none (and skips the egress proxy's start)
         done = await self.executor.run(call.session.id, command, network=Network(), timeout_s=self.timeout_s)

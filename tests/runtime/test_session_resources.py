@@ -83,6 +83,7 @@ def test_files_and_repositories_are_mounted_on_first_use(resource_gateway: Gatew
     gw.fake.script(
         Behavior(content=[ToolUse("bash", {"command": f"cat {mounted}; cat widgets/README; {owners}"})]),
         Behavior(content=[ToolUse("read", {"file_path": mounted})]),
+        Behavior(content=[ToolUse("grep", {"pattern": "^1,", "path": "/mnt/session"})]),
         Behavior(content=[ToolUse("bash", {"command": "cd widgets && git log --format=%s && git status --short"})]),
         Behavior(content=[Text("all there")]),
     )
@@ -95,7 +96,8 @@ def test_files_and_repositories_are_mounted_on_first_use(resource_gateway: Gatew
     assert (name, is_error) == ("bash", False) and lines[:3] == ["a,b", "1,2", "widgets v2"]
     assert lines[3] == lines[4] != "0"  # the clone belongs to the session's (unprivileged) user
     assert results[1] == ("read", False, "a,b\n1,2\n")
-    assert results[2] == ("bash", False, "two\none\n")  # the branch's history, a clean tree
+    assert results[2] == ("grep", False, f"{mounted}:2:1,2\n")
+    assert results[3] == ("bash", False, "two\none\n")  # the branch's history, a clean tree
     # the token went nowhere the model or a client can read
     clone = gw.tmp / "sessions" / session_id / "files" / "widgets"
     assert TOKEN not in (clone / ".git" / "config").read_text()

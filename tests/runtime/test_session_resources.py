@@ -5,7 +5,10 @@ the call fails and a ``session.error`` ends the turn."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +132,108 @@ def test_a_repository_without_networking_ends_the_turn_with_a_session_error(reso
     events = gw.idle(session_id, timeout=60)
     error = next(e for e in events if e.type == "session.error").error
     assert error.type == "repository_not_found_error" and "acme/nothing" in error.message
+
+
+class _GitHttp(http.server.BaseHTTPRequestHandler):
+    """``git http-backend`` (smart HTTP) behind a check of the token in GitHub's form
+    (``Authorization: Basic base64(x-access-token:<token>)``); everything else gets 401."""
+
+    root: Path
+    seen: list[str]
+
+    def _serve(self) -> None:
+        expected = "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+        given = self.headers.get("Authorization")
+        self.seen.append("token" if given == expected else "other" if given else "none")
+        if given != expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type") or "",
+            "CONTENT_LENGTH": str(length),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding") or "",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        done = subprocess.run(["/usr/lib/git-core/git-http-backend"], input=body, capture_output=True, env=env)
+        head, _, payload = done.stdout.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def git_http(repos: Path) -> Iterator[tuple[str, list[str]]]:
+    """The repositories served over smart HTTP on 127.0.0.1; yields (base URL, what each request carried)."""
+    seen: list[str] = []
+    handler = type("Handler", (_GitHttp,), {"root": repos, "seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+
+
+@pytest.fixture
+def http_gateway(sqlite: dict[str, Any], tmp_path: Path, git_http: tuple[str, list[str]]) -> Iterator[Gateway]:
+    runtime = {"github_base_url": git_http[0], "egress_allowed_networks": ["127.0.0.0/8"], "tool_timeout_s": 20}
+    yield from _gateway(sqlite, tmp_path, runtime)
+
+
+def test_a_private_repository_is_cloned_over_http_with_the_token_in_a_header(
+    http_gateway: Gateway, git_http: tuple[str, list[str]]
+) -> None:
+    gw = http_gateway
+    _base, seen = git_http
+    repository = {
+        "type": "github_repository",
+        "url": "https://github.com/acme/widgets",
+        "authorization_token": TOKEN,
+        "mount_path": "/workspace/src/widgets",
+        "checkout": {"type": "commit", "sha": _git("rev-parse", "main", cwd=gw.tmp / "repos" / "acme" / "widgets")},
+    }
+    session_id = _session(gw, {"type": "limited", "allowed_hosts": ["github.com"]}, [repository])
+    gw.fake.script(
+        Behavior(content=[ToolUse("bash", {"command": "cat src/widgets/README"})]), Behavior(content=[Text("ok")])
+    )
+    _say(gw, session_id, "read it")
+    gw.idle(session_id, timeout=60)
+    assert _results(gw, session_id) == [("bash", False, "widgets v1\n")]  # the pinned commit, on main
+    assert seen and set(seen) == {"token"}  # every request carried the token, from the first one on
+    assert TOKEN not in (gw.tmp / "sessions" / session_id / "files" / "src" / "widgets" / ".git" / "config").read_text()
+
+    # a token the host refuses: repository_authentication_error, without the token in it
+    wrong = {**repository, "authorization_token": "ghp_wrongtoken"}
+    session_id = _session(gw, {"type": "unrestricted"}, [wrong])
+    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "ls"})]))
+    _say(gw, session_id, "read it")
+    events = gw.idle(session_id, timeout=60)
+    error = next(e for e in events if e.type == "session.error").error
+    assert error.type == "repository_authentication_error", error.message
+    assert "ghp_wrongtoken" not in error.message and "other" in seen

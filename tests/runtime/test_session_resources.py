@@ -70,6 +70,15 @@ def _session(gw: Gateway, networking: dict[str, Any], resources: list[dict[str, 
     ).id
 
 
+def _first_call_error(gw: Gateway, resources: list[dict[str, Any]]) -> Any:
+    """The ``session.error`` of a session (unrestricted networking) whose model's first call is ``bash ls``."""
+    session_id = _session(gw, {"type": "unrestricted"}, resources)
+    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "ls"})]))
+    _say(gw, session_id, "go")
+    events = gw.idle(session_id, timeout=60)
+    return next(e for e in events if e.type == "session.error").error
+
+
 def test_files_and_repositories_are_mounted_on_first_use(resource_gateway: Gateway) -> None:
     gw = resource_gateway
     uploaded = gw.sdk.beta.files.upload(file=("data.csv", b"a,b\n1,2\n", "text/csv"))
@@ -126,11 +135,7 @@ def test_a_repository_without_networking_ends_the_turn_with_a_session_error(reso
 
     # a repository that does not exist: repository_not_found_error, the turn ends the same way
     missing = {**repository, "url": "https://github.com/acme/nothing"}
-    session_id = _session(gw, {"type": "unrestricted"}, [missing])
-    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "ls"})]))
-    _say(gw, session_id, "clone it")
-    events = gw.idle(session_id, timeout=60)
-    error = next(e for e in events if e.type == "session.error").error
+    error = _first_call_error(gw, [missing])
     assert error.type == "repository_not_found_error" and "acme/nothing" in error.message
 
 
@@ -230,10 +235,6 @@ def test_a_private_repository_is_cloned_over_http_with_the_token_in_a_header(
 
     # a token the host refuses: repository_authentication_error, without the token in it
     wrong = {**repository, "authorization_token": "ghp_wrongtoken"}
-    session_id = _session(gw, {"type": "unrestricted"}, [wrong])
-    gw.fake.script(Behavior(content=[ToolUse("bash", {"command": "ls"})]))
-    _say(gw, session_id, "read it")
-    events = gw.idle(session_id, timeout=60)
-    error = next(e for e in events if e.type == "session.error").error
+    error = _first_call_error(gw, [wrong])
     assert error.type == "repository_authentication_error", error.message
     assert "ghp_wrongtoken" not in error.message and "other" in seen

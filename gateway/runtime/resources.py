@@ -153,7 +153,7 @@ class Mounts:
             raise EndsTurn(f"session resource {resource['id']}: {resource.get('mount_path')} is a directory")
         with target.open("wb") as out:
             async for chunk in chunks:
-                out.write(chunk)
+                await asyncio.to_thread(out.write, chunk)
         target.chmod(0o644)
         self.executor.own(target)
 
@@ -184,7 +184,10 @@ class Mounts:
         if occupied:
             raise fail(f"{resource.get('mount_path')} already exists in the session and is not empty")
         token = resource.get("_token")
-        plain = secrets.decrypt(self.storage, token) if isinstance(token, str) else None
+        try:
+            plain = secrets.decrypt(self.storage, token) if isinstance(token, str) else None
+        except secrets.SecretKeyError:
+            raise fail("its authorization_token cannot be decrypted with the gateway's storage.secret_key") from None
         raw = resource.get("checkout")
         checkout: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         _make_parents(self.executor, session_id, target)

@@ -33,6 +33,7 @@ from gateway.runtime.mcp.credentials import token_for
 from gateway.runtime.server_tools import Outcome, ServerCall
 from gateway.runtime.tools import McpRef, Offered
 from gateway.storage.config import StorageConfig
+from gateway.storage.secrets import SecretKeyError
 from gateway.storage.store import Record, Store
 
 TOOLSET = "mcp_toolset"
@@ -104,7 +105,13 @@ class McpToolsets:
 
     async def _token(self, workspace: str, session: Record, url: str) -> str | None:
         vault_ids = [str(v) for v in session.doc.get("vault_ids") or []]
-        return await token_for(self.store, self.storage, workspace, vault_ids, url)
+        try:
+            return await token_for(self.store, self.storage, workspace, vault_ids, url)
+        except SecretKeyError:  # names the setting, never the key or the token
+            raise client.McpFailure(
+                "authentication",
+                f"the vault credential for {url} cannot be decrypted with the gateway's storage.secret_key",
+            ) from None
 
     async def _refusal(self, environment: Record | None, url: str) -> str | None:
         return networking_refusal(environment.doc if environment else None, url) or await address_refusal(

@@ -8,11 +8,12 @@ Processes on 127.0.0.1: the gateway (``litellm-gateway serve``, SQLite, every mo
 Anthropic-wire fake (in this process's background thread). Baseline, measured in the same run: the same streaming
 Messages request sent straight to the fake. A turn is one ``user.message`` answered by one text reply; its runtime
 time is read from the stored events (``user.message`` → ``session.status_idle``), so the client's polling does not
-count. Overhead per step = median turn time - median direct request time. Concurrency: N sessions get their message
-at once while the fake holds every reply for ``--latency`` seconds; printed: wall time until all are idle, and the
-largest number of model requests that were in flight together (from the span events). The client sends every
-message first and only then polls (every ``POLL`` seconds), so its own polling does not load the gateway while the
-turns start.
+count, and the sequential client waits ``FIRST_POLL`` before its first look (a poll is a request the gateway's loop
+would serve beside the turn, and Managed Agents clients stream rather than poll). Overhead per step = median turn time
+minus median direct request time. Concurrency: N sessions get their message at once while the fake holds every reply for
+``--latency`` seconds; printed: wall time until all are idle, and the largest number of model requests that were in
+flight together (from the span events). The client sends every message first and only then polls (every ``POLL``
+seconds), so its own polling does not load the gateway while the turns start.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from bench.fakes import AnthropicFake, Behavior, Text
 KEY = "sk-bench-runtime-0123456789"
 PG_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 POLL = 0.25
+#: the sequential client's first look at a session after sending its message (a turn takes tens of milliseconds)
+FIRST_POLL = 0.1
 #: below the gateway's keep-alive timeout (5 s), so a pooled connection is never reused as the server closes it
 KEEPALIVE = 4.0
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "managed-agents-2026-04-01"}
@@ -151,6 +154,7 @@ async def turns(url: str, sequential: int) -> tuple[list[float], list[list[dict[
         for _ in range(sequential):
             session_id = await _session(c, agent, env)
             await _send(c, session_id)
+            await asyncio.sleep(FIRST_POLL)  # the turn runs alone on the gateway's loop, without a poll beside it
             events = await _finished(c, session_id)
             times.append(_when(events[-1]["processed_at"]) - _when(events[0]["processed_at"]))
             logs.append(events)

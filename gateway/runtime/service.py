@@ -27,7 +27,7 @@ from gateway.ops.drain import Drain
 from gateway.runtime import inbox, tools, transcript
 from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
-from gateway.runtime.driver import Context, SessionRun
+from gateway.runtime.driver import Context, Hints, SessionRun
 from gateway.runtime.executor import Executor, make_executor, workdir_of
 from gateway.runtime.mcp.toolsets import McpToolsets, mcp_toolsets
 from gateway.runtime.model import Native
@@ -50,6 +50,8 @@ class Runtime:
         self.owner = uuid.uuid4().hex[:24]
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.signals: dict[str, asyncio.Event] = {}
+        #: sessions whose lease a request took for this process while their task was finishing: run them again
+        self._rerun: set[str] = set()
         self.turns = asyncio.Semaphore(config.max_concurrent_turns)
         #: tools the gateway answers itself; the lifespan registers more before the first turn
         self.server_tools = ServerTools()
@@ -77,24 +79,30 @@ class Runtime:
         if self.config.run_sessions:
             self._spawn(session_id)
 
-    def _spawn(self, session_id: str) -> None:
+    def _spawn(self, session_id: str, lease: session_runs.Lease | None = None, hints: Hints | None = None) -> None:
+        """Run the session in a task here (``lease``: already taken for this process; ``hints``: what the caller
+        read moments ago, so the first step does not read it again)."""
         task = self.tasks.get(session_id)
         if task is not None and not task.done():
             self.signals[session_id].set()
+            self._rerun.add(session_id)
             return
         if self.draining:  # the work is recorded; another process's sweeper (or the next start) takes it
             return
         self.signals[session_id] = asyncio.Event()
-        self.tasks[session_id] = asyncio.create_task(self._run(session_id), name=f"session {session_id}")
+        self.tasks[session_id] = asyncio.create_task(self._run(session_id, lease, hints), name=f"session {session_id}")
 
-    async def _run(self, session_id: str) -> None:
+    async def _run(self, session_id: str, lease: session_runs.Lease | None, hints: Hints | None) -> None:
         engine, ttl = self.store.engine, self.config.lease_ttl_seconds
-        lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
+        if lease is None:
+            lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
         me = asyncio.current_task()
         renewer = asyncio.create_task(self._renew(session_id, me))
         try:
             while lease is not None:
-                run = SessionRun(self._context(session_id), lease.workspace, session_id)
+                run = SessionRun(self._context(session_id), lease.workspace, session_id, hints=hints)
+                hints = None
+                self._rerun.discard(session_id)
                 try:
                     seen = await run.drive(lease.wanted)
                 except asyncio.CancelledError:
@@ -103,7 +111,10 @@ class Runtime:
                     logger.exception("session %s: the runtime failed", session_id)
                     seen = await session_runs.wanted(engine, session_id)
                     await self._fail(run)
-                if not await session_runs.release(engine, session_id, self.owner, seen):
+                more = await session_runs.release(engine, session_id, self.owner, seen)
+                # a request that stored events after the release may have taken the lease for this process while
+                # this task was still alive (its _spawn only signalled): run again rather than leave it held
+                if not more and session_id not in self._rerun:
                     return
                 lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
         finally:
@@ -111,6 +122,7 @@ class Runtime:
             if self.tasks.get(session_id) is me:
                 del self.tasks[session_id]
                 self.signals.pop(session_id, None)
+                self._rerun.discard(session_id)
 
     def _context(self, session_id: str) -> Context:
         """What a run of ``session_id`` in this process works with (its signal exists while its task runs)."""
@@ -178,9 +190,12 @@ class Runtime:
         doc = session.doc if isinstance(session, Record) else session
         return await self.store.get(workspace, "environment", str(doc.get("environment_id")))
 
-    async def _need_worker(self, workspace: str, session: Record | Mapping[str, Any]) -> None:
-        """Queue a work item unless the session has a live one (self-hosted environments only)."""
-        environment = await self._environment(workspace, session)
+    async def _need_worker(
+        self, workspace: str, session: Record | Mapping[str, Any], environment: Record | None = None
+    ) -> None:
+        """Queue a work item unless the session has a live one (self-hosted environments only; ``environment``:
+        the session's, when the caller has read it)."""
+        environment = environment or await self._environment(workspace, session)
         if environment is None or environment.archived_at is not None:
             return
         if (environment.doc.get("config") or {}).get("type") != "self_hosted":
@@ -206,13 +221,20 @@ class Runtime:
             await self.kick(workspace, session_id)
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /v1/sessions/{id}/events``: check, store, and run the session."""
-        want = session_runs.want_within(workspace, session_id)
+        """``POST /v1/sessions/{id}/events``: check, store, and run the session. The transaction that stores the
+        events records the wish to run and takes the lease for this process when it is free, and the turn starts
+        with the session and environment this request has read (two reads and a write less per turn)."""
+        take = self.config.run_sessions and not self.draining
+        wish = session_runs.Wish(workspace, session_id, self.owner if take else None, self.config.lease_ttl_seconds)
         limit = self.config.max_tool_result_bytes
-        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=want)
+        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=wish)
+        environment = None
         if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
-            await self._need_worker(workspace, record)
-        await self.kick(workspace, session_id, wanted=True)
+            environment = await self._environment(workspace, record)
+        if wish.lease is not None:
+            self._spawn(session_id, wish.lease, Hints(record, environment))
+        if environment is not None:
+            await self._need_worker(workspace, record, environment)
         return stored
 
     async def closed(self, workspace: str, session: Record, *, deleted: bool) -> None:

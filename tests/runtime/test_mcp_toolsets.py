@@ -127,7 +127,7 @@ def test_mcp_tools_are_offered_and_called_with_the_vault_credential_and_the_secr
         f"{gw.url}/v1/sessions/{session_id}/events", headers={"Authorization": f"Bearer {KEY}"}, params={"limit": 1000}
     )
     assert raw.status_code == 200 and "agent.mcp_tool_result" in raw.text
-    assert SECRET not in raw.text
+    assert SECRET not in raw.text and "_mcp_url" not in raw.text  # the runtime's annotations stay private
     stored = b"".join(p.read_bytes() for p in gw.tmp.glob("gateway.db*"))  # the database and its WAL
     assert b"agent.mcp_tool_result" in stored and SECRET.encode() not in stored
     log = (gw.tmp / "gateway.log").read_text(errors="replace")

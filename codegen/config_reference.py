@@ -133,9 +133,13 @@ DESCRIPTIONS: dict[str, str] = {
     "runtime.sandbox_processes": "processes of a session's sandbox user (RLIMIT_NPROC)",
     "runtime.allow_process_executor": "allow cloud_executor: process outside local mode",
     "runtime.sandbox_host_network": "unrestricted sandboxes share the host's network (loopback included)",
-    "runtime.egress_allowed_networks": "CIDRs egress and web_fetch may reach although loopback/private/link-local",
+    "runtime.egress_allowed_networks": (
+        "CIDRs the egress proxy, web_fetch and the MCP client may reach although loopback/private/link-local"
+    ),
     "runtime.web_fetch_max_bytes": "web_fetch reads at most this much of a page's body",
     "runtime.web_fetch_timeout_s": "web_fetch's wall-clock limit for one URL, redirects included",
+    "runtime.mcp_timeout_s": "limit of one MCP operation (connect and list the tools, or one tool call)",
+    "runtime.github_base_url": "github_repository resources under https://github.com/ are cloned from this base",
 }
 
 # fields of the dataclasses that are not config keys

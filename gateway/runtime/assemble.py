@@ -44,7 +44,10 @@ def _call(block: Mapping[str, Any], tool: Offered | None, start_id: str) -> dict
         "_toolu": str(block.get("id")),
         "_step": start_id,
     }
-    if event["type"] == "agent.tool_use":
+    if tool is not None and tool.mcp is not None:
+        event.update(type="agent.mcp_tool_use", name=tool.mcp.tool, mcp_server_name=tool.mcp.server)
+        event["_mcp_url"] = tool.mcp.url
+    if event["type"] != "agent.custom_tool_use":
         permission = tool.permission if tool is not None else "allow"
         event["evaluated_permission"] = permission
         policy = "always_ask" if permission == "ask" else "always_allow"
@@ -89,7 +92,7 @@ def assemble(
                         "content": [{"type": "text", "text": message}],
                     }
                 )
-            elif tool.kind == "server" or (tool.kind == "sandbox" and served(tool.name)):
+            elif tool.kind in ("server", "mcp") or (tool.kind == "sandbox" and served(tool.name)):
                 call["_server"] = True
                 if tool.permission == "ask":
                     out.waiting.append(call["id"])

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gateway.runtime import files
+from gateway.runtime import files, resources
 from gateway.runtime.executor import Completed, Executor, Network
-from gateway.runtime.packages import Packages, PackagesUnavailable
+from gateway.runtime.failures import EndsTurn
+from gateway.runtime.packages import Packages
+from gateway.runtime.resources import MNT, Mounts
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 
 NAMES = ("bash", "read", "write", "edit", "glob", "grep")
@@ -64,9 +66,11 @@ def render(done: Completed, timeout_s: float) -> Outcome:
 
 
 class CloudTools:
-    def __init__(self, executor: Executor, timeout_s: float, packages_root: Path) -> None:
+    def __init__(self, executor: Executor, timeout_s: float, packages_root: Path, mounts: Mounts | None = None) -> None:
         self.executor, self.timeout_s = executor, timeout_s
         self.packages = Packages(executor, packages_root)
+        #: the session's file and repository resources, put in place before a call (gateway/runtime/resources.py)
+        self.mounts = mounts
 
     def register(self, registry: ServerTools) -> None:
         tools: dict[str, Tool] = {
@@ -78,7 +82,7 @@ class CloudTools:
             "grep": self.grep,
         }
         for name, tool in tools.items():
-            registry.register(name, _Guarded(name, tool), cloud_only=True)
+            registry.register(name, _Guarded(name, tool, self.mounts), cloud_only=True)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _root(self, call: ServerCall) -> tuple[Path, str]:
@@ -88,8 +92,21 @@ class CloudTools:
         value = call.input.get(key, default)
         if not isinstance(value, str) or not value:
             raise files.PathRefused(f"{key} is required")
+        if value.startswith(MNT + "/"):  # a session resource's mount (gateway/runtime/resources.py)
+            return resources.host_path(self.executor, call.session.id, value)
         root, visible = self._root(call)
         return files.host_path(root, visible, value)
+
+    def _where(self, call: ServerCall) -> str:
+        """The ``path`` of ``glob``/``grep`` as the commands see it (the working directory when absent)."""
+        root, visible = self._root(call)
+        if not call.input.get("path"):
+            return visible
+        host = self._path(call, "path")
+        if files.within(host, root.resolve()):
+            return files.visible_path(root, visible, host)
+        # a resource under /mnt: there in the sandbox; the process executor sees the host path
+        return files.visible_path(root.parent / "mnt", MNT, host) if visible != str(root) else str(host)
 
     async def _run(self, call: ServerCall, command: str, timeout_s: float) -> Completed:
         environment = call.environment.doc if call.environment is not None else None
@@ -165,8 +182,7 @@ class CloudTools:
             return Outcome.text("glob: pattern is required", is_error=True)
         if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             return Outcome.text("glob: the pattern must be relative and without '..' (use path)", is_error=True)
-        root, visible = self._root(call)
-        where = files.visible_path(root, visible, self._path(call, "path")) if call.input.get("path") else visible
+        where = self._where(call)
         # expanded by bash in the sandbox (globstar: ``**`` does not follow symlinks), never executed
         command = GLOB.format(where=shlex.quote(where), pattern=shlex.quote(pattern), limit=files.GLOB_LIMIT)
         done = await self.executor.run(call.session.id, command, network=Network(), timeout_s=self.timeout_s)
@@ -180,8 +196,7 @@ class CloudTools:
         pattern = call.input.get("pattern")
         if not isinstance(pattern, str) or not pattern:
             return Outcome.text("grep: pattern is required", is_error=True)
-        root, visible = self._root(call)
-        where = files.visible_path(root, visible, self._path(call, "path")) if call.input.get("path") else visible
+        where = self._where(call)
         command = f"grep -rnE -e {shlex.quote(pattern)} -- {shlex.quote(where)}"
         # no network: grep needs none (and skips the egress proxy's start)
         done = await self.executor.run(call.session.id, command, network=Network(), timeout_s=self.timeout_s)
@@ -196,12 +211,17 @@ class _Guarded:
 
     name: str
     tool: Tool
+    mounts: Mounts | None = None
 
     async def __call__(self, call: ServerCall) -> Outcome:
         try:
+            if self.mounts is not None:
+                await self.mounts.ensure(call)
             return await self.tool(call)
-        except (files.PathRefused, PackagesUnavailable) as refused:
+        except files.PathRefused as refused:
             return Outcome.text(f"{self.name}: {refused}", is_error=True)
+        except EndsTurn as failure:  # the environment cannot serve the session: the turn ends after this result
+            return Outcome.text(f"{self.name}: {failure}", is_error=True, ends_turn=failure.error)
         except UnicodeDecodeError:
             return Outcome.text(f"{self.name}: {call.input.get('file_path')}: not valid UTF-8 text", is_error=True)
         except OSError as error:

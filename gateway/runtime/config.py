@@ -23,9 +23,12 @@ runtime:
   allow_process_executor: false # process is refused outside local mode unless this is true
   sandbox_host_network: false   # true: ``unrestricted`` sandboxes share the host's network (loopback included);
                                 # false: they go through the egress proxy with every public host allowed
-  egress_allowed_networks: []   # CIDRs the egress proxy and web_fetch may reach although loopback/private/link-local
+  egress_allowed_networks: []   # CIDRs the egress proxy, web_fetch and the MCP client may reach although
+                                # loopback/private/link-local
   web_fetch_max_bytes: 1000000  # web_fetch reads at most this much of a page's body
   web_fetch_timeout_s: 30       # web_fetch's wall-clock limit for one URL, redirects included
+  mcp_timeout_s: 30             # limit of one MCP operation (connect + list the tools, or one tool call)
+  github_base_url: https://github.com  # github_repository resources under https://github.com/ are cloned from here
 ```
 Unknown keys are errors naming the key."""
 
@@ -35,6 +38,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.settings import ConfigError
 
@@ -62,6 +66,8 @@ class RuntimeConfig:
     egress_allowed_networks: tuple[str, ...] = ()
     web_fetch_max_bytes: int = 1_000_000
     web_fetch_timeout_s: float = 30.0
+    mcp_timeout_s: float = 30.0
+    github_base_url: str = "https://github.com"
 
 
 class RuntimeConfigError(ConfigError):
@@ -95,10 +101,17 @@ def _networks(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _base_url(value: Any) -> str:
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https", "file"):
+        raise RuntimeConfigError("runtime.github_base_url: must be an http(s):// or file:// URL")
+    return value
+
+
 _SPECIAL: dict[str, Callable[[Any], Any]] = {
     "cloud_executor": _executor,
     "workdir": _workdir,
     "egress_allowed_networks": _networks,
+    "github_base_url": _base_url,
 }
 
 

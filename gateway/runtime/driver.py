@@ -18,6 +18,7 @@ from gateway.runtime import metered, model, tools, transcript
 from gateway.runtime.assemble import assemble
 from gateway.runtime.config import RuntimeConfig
 from gateway.runtime.inbox import truncate
+from gateway.runtime.mcp.toolsets import McpToolsets, reported
 from gateway.runtime.previews import Previews
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 from gateway.runtime.session_extras import SessionExtras
@@ -47,6 +48,8 @@ class Context:
     keys: KeysService | None = None
     #: what the session's resources add to its model requests (memory tool, skills); set by the lifespan
     extras: SessionExtras | None = None
+    #: the agents' MCP toolsets (gateway.runtime.mcp), when the runtime reaches MCP servers
+    mcp: McpToolsets | None = None
 
 
 def _error(failure: model.ModelFailure, retry: str) -> dict[str, Any]:
@@ -247,16 +250,26 @@ class SessionRun:
             if interrupted:
                 return
             outcome = task.result()
+            mcp = call.type == "agent.mcp_tool_use"
             result = {
-                "type": "agent.tool_result",
-                "tool_use_id": call.event_id,
+                "type": "agent.mcp_tool_result" if mcp else "agent.tool_result",
+                "mcp_tool_use_id" if mcp else "tool_use_id": call.event_id,
                 "content": outcome.content,
                 "is_error": outcome.is_error,
             }
-            await self.append(record, [truncate(result, self.ctx.config.max_tool_result_bytes)])
+            events = [truncate(result, self.ctx.config.max_tool_result_bytes)]
+            if outcome.ends_turn is not None:  # the environment cannot serve the session (gateway.runtime.failures)
+                events += [{"type": "session.error", "error": outcome.ends_turn}, transcript.idle("end_turn")]
+            await self.append(record, events)
+            if outcome.ends_turn is not None:
+                return
 
     async def _run_tool(self, call: ServerCall) -> Outcome:
         try:
+            if call.event.get("type") == "agent.mcp_tool_use":
+                if self.ctx.mcp is None:
+                    return Outcome.text("this gateway does not reach MCP servers", is_error=True)
+                return await self.ctx.mcp(call)
             return await self.ctx.server_tools.run(call)
         except asyncio.CancelledError:
             raise
@@ -272,6 +285,7 @@ class SessionRun:
         if self.ctx.extras is not None:
             await self.ctx.extras.apply(self.workspace, record, body, offered, cloud=cloud)
         prelude = [{"type": "session.status_running"}] if running else []
+        prelude += await self._offer_mcp(record, log, environment, body, offered)
         stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
         start_id = str(stored[-1]["id"])
         previews = Previews(self.ctx.store.bus, self.session_id, publish=self.thread is None)
@@ -311,6 +325,25 @@ class SessionRun:
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)
         return bool(done.events[-1]["type"] == "session.status_idle")
+
+    async def _offer_mcp(
+        self,
+        record: Record,
+        log: transcript.Log,
+        environment: Record | None,
+        body: dict[str, Any],
+        offered: dict[str, tools.Offered],
+    ) -> list[dict[str, Any]]:
+        """Add the agent's MCP tools to the request; returns the ``session.error`` events of servers that failed."""
+        agent = self.thread.agent if self.thread is not None else record.doc.get("agent") or {}
+        if self.ctx.mcp is None or not agent.get("mcp_servers"):
+            return []
+        failed = reported(log.events, log.last_idle)  # not listed again in this turn
+        offer = await self.ctx.mcp.offer(self.workspace, record, agent, environment, list(offered), skip=failed)
+        offered.update(offer.tools)
+        if offer.tools:
+            body["tools"] = [*body.get("tools", []), *(t.definition for t in offer.tools.values())]
+        return offer.errors
 
     async def _quiet(self, record: Record, log: transcript.Log) -> bool:
         """No client event arrived since ``log`` was read: every request that stores client events bumps the

@@ -2,10 +2,11 @@
 
 * ``user.tool_result`` / ``user.custom_tool_result`` must name an ``agent.tool_use`` / ``agent.custom_tool_use``
   event of the session (by its event id) that has no result yet, and ``user.tool_confirmation`` an ``agent.tool_use``
-  whose ``evaluated_permission`` is ``ask`` and that has no verdict yet; otherwise 400, naming the id. A result for
-  a call the turn has moved on from (interrupted) is accepted and stored, and resumes nothing. A call the gateway
-  answers itself (:mod:`gateway.runtime.server_tools`) takes no client result (400). An answer to a child thread's
-  call is stored in that thread; a terminated thread's calls take no answers (400).
+  or ``agent.mcp_tool_use`` whose ``evaluated_permission`` is ``ask`` and that has no verdict yet; otherwise 400,
+  naming the id. A result for a call the turn has moved on from (interrupted) is accepted and stored, and resumes
+  nothing. A call the gateway answers itself (:mod:`gateway.runtime.server_tools`, MCP calls) takes no client result
+  (400). An answer to a child thread's call is stored in that thread; a terminated thread's calls take no answers
+  (400).
 * Text in a tool result beyond ``max_tool_result_bytes`` (UTF-8) is cut at that size and ends with a marker saying
   how many bytes were left out; the rest of the result is kept.
 * Events to an archived session: 409."""
@@ -27,6 +28,8 @@ RESULTS = {
     "user.tool_result": ("tool_use_id", "agent.tool_use"),
     "user.custom_tool_result": ("custom_tool_use_id", "agent.custom_tool_use"),
 }
+#: calls a ``user.tool_confirmation`` may answer (those with an ``evaluated_permission``)
+CONFIRMABLE = ("agent.tool_use", "agent.mcp_tool_use")
 MARKER = "\n[… output truncated by the gateway: {count} more bytes]"
 
 
@@ -88,7 +91,7 @@ def check(log: transcript.Log, events: Sequence[Mapping[str, Any]]) -> None:
         elif kind == "user.tool_confirmation":
             call_id = str(event.get("tool_use_id"))
             call = log.calls.get(call_id)
-            if call is None or call.type != "agent.tool_use" or call.permission != "ask":
+            if call is None or call.type not in CONFIRMABLE or call.permission != "ask":
                 raise InvalidRequest(
                     f"tool_use_id: {call_id!r} is not a tool call of this session awaiting confirmation"
                 )

@@ -42,10 +42,12 @@ class Outcome:
 
     content: list[dict[str, Any]]
     is_error: bool = False
+    #: a ``session.error``'s ``error`` object: the turn ends after this result (gateway.runtime.failures)
+    ends_turn: dict[str, Any] | None = None
 
     @classmethod
-    def text(cls, text: str, *, is_error: bool = False) -> Outcome:
-        return cls([{"type": "text", "text": text or "(no output)"}], is_error)
+    def text(cls, text: str, *, is_error: bool = False, ends_turn: dict[str, Any] | None = None) -> Outcome:
+        return cls([{"type": "text", "text": text or "(no output)"}], is_error, ends_turn)
 
 
 class ServerTool(Protocol):

@@ -31,7 +31,9 @@ from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
 from gateway.runtime.driver import Context, Hints, SessionRun
 from gateway.runtime.executor import Executor, make_executor, workdir_of
+from gateway.runtime.mcp.toolsets import McpToolsets, mcp_toolsets
 from gateway.runtime.model import Native
+from gateway.runtime.resources import Mounts
 from gateway.runtime.server_tools import ServerTools
 from gateway.runtime.session_extras import SessionExtras
 from gateway.runtime.skills_mount import SkillsMount
@@ -68,6 +70,8 @@ class Runtime:
         self.drain: Drain | None = None
         #: what sessions' resources add to their model requests (memory tool, skills); set by the lifespan
         self.extras: SessionExtras | None = None
+        #: the agents' MCP servers (gateway.runtime.mcp); set by the lifespan
+        self.mcp: McpToolsets | None = None
 
     @property
     def draining(self) -> bool:
@@ -138,6 +142,7 @@ class Runtime:
             self.server_tools,
             self.keys,
             self.extras,
+            self.mcp,
         )
 
     async def _fail(self, run: SessionRun) -> None:
@@ -311,17 +316,19 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     """Lifespan factory: needs the storage and native services; starts the sweeper, stops every turn on shutdown
     (their leases expire and another process, or the next start, takes them over)."""
     from gateway.native import STATE as NATIVE
-    from gateway.storage.service import CONFIG_STATE
+    from gateway.storage.service import CONFIG_STATE as STORAGE_CONFIG
     from gateway.storage.service import STATE as STORAGE
 
     runtime = Runtime(parse_runtime(settings.raw), state[STORAGE], state[NATIVE])
+    runtime.mcp = mcp_toolsets(runtime.config, runtime.store, state[STORAGE_CONFIG])
     executor, problem = make_executor(runtime.config, local_mode=settings.local_mode)
     if problem is not None:
         logger.warning("%s", problem)
     if executor is not None:
         runtime.executor = executor
         packages = workdir_of(runtime.config) / ".packages"
-        CloudTools(executor, runtime.config.tool_timeout_s, packages).register(runtime.server_tools)
+        mounts = Mounts(executor, state[STORAGE_CONFIG], runtime.config.github_base_url, runtime.mcp.networks)
+        CloudTools(executor, runtime.config.tool_timeout_s, packages, mounts).register(runtime.server_tools)
         logger.info("built-in tools on cloud environments run in the %s executor", executor.name)
     config = runtime.config
     fetch = web_tools.WebFetch(
@@ -329,7 +336,7 @@ async def runtime_service(settings: Settings, state: Mapping[str, Any]) -> Async
     )
     web_tools.register(runtime.server_tools, fetch, web_tools.WebSearch(runtime.native, lambda: runtime.keys))
     runtime.server_tools.register(memory_tool.NAME, memory_tool.MemoryTool(runtime.store), cloud_only=False)
-    blobs = DirectoryBlobStore(state[CONFIG_STATE].blob_dir)
+    blobs = DirectoryBlobStore(state[STORAGE_CONFIG].blob_dir)
     runtime.extras = SessionExtras(SkillsMount(runtime.store, blobs, executor) if executor is not None else None)
     runtime.keys = state.get(KEYS_STATE)
     ops = state.get("ops")

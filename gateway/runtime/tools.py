@@ -8,7 +8,8 @@
   on every environment, answered by the gateway (:mod:`gateway.runtime.web_tools`).
 * ``custom`` tools: offered as given; calls become ``agent.custom_tool_use``, answered by the client
   (``user.custom_tool_result``).
-* ``mcp_toolset``: not offered (no MCP client in the runtime).
+* ``mcp_toolset``: offered by :mod:`gateway.runtime.mcp.toolsets` (the tools its server lists, kind ``mcp``); calls
+  become ``agent.mcp_tool_use``, answered by the gateway (``agent.mcp_tool_result``).
 * ``spawn_agent`` (a ``server`` tool, :mod:`gateway.runtime.threads`): offered to the primary thread of a session
   whose agent has a multiagent roster (``coordinator`` agents, or ``multiagent_20261001`` with ``subagents``
   enabled and ``predefined_agents``); the model names a roster agent and a task, the gateway runs that agent in a
@@ -96,8 +97,17 @@ WEB_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
-Kind = Literal["sandbox", "custom", "server"]
+Kind = Literal["sandbox", "custom", "server", "mcp"]
 SPAWN = "spawn_agent"
+
+
+@dataclass(frozen=True, slots=True)
+class McpRef:
+    """An MCP tool: its server (the agent's ``mcp_servers`` entry) and its name there."""
+
+    server: str
+    tool: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,7 @@ class Offered:
     kind: Kind
     permission: Literal["allow", "ask"]
     definition: dict[str, Any]
+    mcp: McpRef | None = None
 
 
 def _permission(config: Mapping[str, Any]) -> Literal["allow", "ask"]:

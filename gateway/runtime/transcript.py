@@ -28,8 +28,9 @@ RESULT_TYPES = {
     "user.tool_result": "tool_use_id",
     "user.custom_tool_result": "custom_tool_use_id",
     "agent.tool_result": "tool_use_id",
+    "agent.mcp_tool_result": "mcp_tool_use_id",
 }
-CALL_TYPES = frozenset({"agent.tool_use", "agent.custom_tool_use"})
+CALL_TYPES = frozenset({"agent.tool_use", "agent.custom_tool_use", "agent.mcp_tool_use"})
 STATUS_OF = {
     "session.status_running": "running",
     "session.status_idle": "idle",
@@ -51,7 +52,7 @@ class Call:
     event_id: str
     toolu: str
     name: str
-    type: str  # agent.tool_use | agent.custom_tool_use
+    type: str  # agent.tool_use | agent.custom_tool_use | agent.mcp_tool_use
     permission: str | None
     index: int
     server: bool = False

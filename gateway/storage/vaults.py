@@ -10,9 +10,9 @@ Archive (vault or credential) keeps the record, makes it read-only (updates: 400
 ``include_archived``. An archived vault takes no new credentials and its credentials cannot be updated. Delete
 removes the record (a vault: together with all of its credentials): 404 afterwards.
 
-``mcp_oauth_validate`` makes no network call (the gateway does not reach MCP servers): it checks what can be checked
-locally - the credential is a live ``mcp_oauth`` credential of this vault, its access token decrypts, and whether
-``expires_at`` has passed - and answers ``invalid`` when the token has expired with no refresh token, otherwise
+``mcp_oauth_validate`` makes no network call (only the runtime's MCP toolsets reach MCP servers): it checks what can
+be checked locally - the credential is a live ``mcp_oauth`` credential of this vault, its access token decrypts, and
+whether ``expires_at`` has passed - and answers ``invalid`` when the token has expired with no refresh token, otherwise
 ``unknown`` (``valid`` would need a live probe). ``mcp_probe`` and ``refresh`` stay null: no probe or refresh
 exchange was attempted.
 """

@@ -34,6 +34,7 @@ from gateway.runtime.executor.base import Completed, Limits, Network, package_en
 ROOT = "/workspace"
 #: an environment's installed packages (read-only in sessions, see gateway/runtime/packages.py)
 PACKAGES = "/opt/gw-packages"
+MNT = "/mnt"
 STATE = "/run/gw-shell"
 #: where the sandbox finds the egress proxy's Unix socket (bound read-only)
 EGRESS_SOCKET = "/run/gw-egress.sock"
@@ -115,6 +116,8 @@ class SandboxExecutor:
         shell.prepare(state, command)
         self.own(state / shell.COMMAND)
         binds = ["--bind", str(files), ROOT, "--bind", str(state), STATE]
+        if (files.parent / "mnt").is_dir():  # session resources mounted under /mnt (gateway/runtime/resources.py)
+            binds += ["--bind", str(files.parent / "mnt"), MNT]
         env = {"HOME": ROOT}
         if packages is not None:
             binds += ["--ro-bind", str(packages), PACKAGES]

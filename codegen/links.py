@@ -1,9 +1,11 @@
 """OpenAPI links from each CUSTOM create operation to the operations on the item it created.
 
 A create is a ``POST`` on a collection path (``/v1/vaults``, ``/v1/vaults/{vault_id}/credentials``) whose success
-response has an ``id``. Every operation under ``<collection>/{param}`` whose other path parameters the create request
-already has gets a link: ``param`` from ``$response.body#/id``, the others from ``$request.path.<name>``. Clients and
-schemathesis' stateful phase follow them (create -> retrieve / update / archive / delete / children)."""
+response has the created item's id (``id``, a property named like the item's path parameter, or the ``id`` of a
+required wrapper object such as the code sessions' ``{session: {id}}``). Every operation under
+``<collection>/{param}`` whose other path parameters the create request already has gets a link: ``param`` from that
+id in ``$response.body``, the others from ``$request.path.<name>``. Clients and schemathesis' stateful phase follow
+them (create -> retrieve / update / archive / delete / children)."""
 
 from __future__ import annotations
 
@@ -38,9 +40,22 @@ def _streams(op: Doc) -> bool:
     return found is not None and "text/event-stream" in (found[1].get("content") or {})
 
 
-def _returns_id(doc: Doc, response: Doc) -> bool:
+def _id_pointer(doc: Doc, response: Doc, item: str) -> str | None:
+    """Where the created item's id is in the response body: ``id``, a property named like the item's path parameter
+    (``environment_id``), or the ``id`` of a required wrapper object (``{session: {id}}``); None if nowhere."""
     schema = _resolve(doc, ((response.get("content") or {}).get("application/json") or {}).get("schema"))
-    return isinstance(schema, dict) and "id" in (schema.get("properties") or {})
+    if not isinstance(schema, dict):
+        return None
+    properties = schema.get("properties") or {}
+    if "id" in properties:
+        return "/id"
+    if item in properties:
+        return f"/{item}"
+    for name in schema.get("required") or []:
+        inner = _resolve(doc, properties.get(name))
+        if isinstance(inner, dict) and "id" in (inner.get("properties") or {}):
+            return f"/{name}/id"
+    return None
 
 
 def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
@@ -51,7 +66,7 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
         if method != "post" or path.endswith("}") or op.get("x-implementation") != "custom":
             continue
         found = _success(op)
-        if found is None or not _returns_id(doc, found[1]):
+        if found is None:
             continue
         known = set(_PARAM.findall(path))
         links: dict[str, Doc] = {}
@@ -63,9 +78,13 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
                 continue
             item = match.group(1)
             needed = set(_PARAM.findall(target_path)) - {item}
-            if not needed <= known:
+            pointer = _id_pointer(doc, found[1], item)
+            if not needed <= known or pointer is None:
                 continue
-            parameters = {item: "$response.body#/id", **{name: f"$request.path.{name}" for name in sorted(needed)}}
+            parameters = {
+                item: f"$response.body#{pointer}",
+                **{name: f"$request.path.{name}" for name in sorted(needed)},
+            }
             links[target["operationId"]] = {"operationId": target["operationId"], "parameters": parameters}
         if links:
             out[op["operationId"]] = links

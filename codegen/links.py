@@ -58,8 +58,53 @@ def _id_pointer(doc: Doc, response: Doc, item: str) -> str | None:
     return None
 
 
+#: response fields that other operations on the same item require in their bodies (a handed-out credential):
+#: ``worker_epoch`` of ``/bridge`` and ``/worker/register`` authorises the CCR v2 worker's writes
+HANDOFF = ("worker_epoch",)
+
+
+def _json_schema(doc: Doc, node: Doc | None) -> Doc:
+    found = _resolve(doc, ((node or {}).get("content") or {}).get("application/json", {}).get("schema"))
+    return found if isinstance(found, dict) else {}
+
+
+def _needs(doc: Doc, op: Doc) -> set[str]:
+    """The :data:`HANDOFF` fields ``op``'s request body requires."""
+    return set(_json_schema(doc, _resolve(doc, op.get("requestBody"))).get("required") or []) & set(HANDOFF)
+
+
+def handoff_links(doc: Doc) -> dict[str, dict[str, Doc]]:
+    """operationId of each operation that hands out a :data:`HANDOFF` field -> links to the operations on the same
+    path parameters whose bodies require it (the value passed in ``requestBody``, merged into a generated body)."""
+    ops = operations(doc)
+    out: dict[str, dict[str, Doc]] = {}
+    for _method, path, op in ops.values():
+        found = _success(op)
+        if found is None or op.get("x-implementation") != "custom":
+            continue
+        given = set(_json_schema(doc, found[1]).get("properties") or {}) & set(HANDOFF)
+        known = set(_PARAM.findall(path))
+        links: dict[str, Doc] = {}
+        for _m, target_path, target in ops.values():
+            needs = _needs(doc, target)
+            params = set(_PARAM.findall(target_path))
+            if not needs or not needs <= given or not params or not params <= known or target is op:
+                continue
+            if target.get("x-implementation") != "custom" or _streams(target):
+                continue
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {name: f"$request.path.{name}" for name in sorted(params)},
+                "requestBody": {name: f"$response.body#/{name}" for name in sorted(needs)},
+            }
+        if links:
+            out[op["operationId"]] = links
+    return out
+
+
 def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
-    """operationId of each create -> its links (name -> link object)."""
+    """operationId of each create -> its links (name -> link object), and of each operation that hands out a value
+    another operation requires (:func:`handoff_links`) -> its links; a create does not link to those."""
     ops = operations(doc)
     out: dict[str, dict[str, Doc]] = {}
     for method, path, op in ops.values():
@@ -76,6 +121,8 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
                 continue
             if _streams(target):  # an SSE stream does not end: no link to follow in a scenario
                 continue
+            if _needs(doc, target):  # it needs a value the create does not hand out (see handoff_links)
+                continue
             item = match.group(1)
             needed = set(_PARAM.findall(target_path)) - {item}
             pointer = _id_pointer(doc, found[1], item)
@@ -88,6 +135,8 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
             links[target["operationId"]] = {"operationId": target["operationId"], "parameters": parameters}
         if links:
             out[op["operationId"]] = links
+    for source, links in handoff_links(doc).items():
+        out[source] = {**out.get(source, {}), **links}
     return out
 
 

@@ -66,11 +66,12 @@ def from_worker(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def internal(event: Mapping[str, Any]) -> dict[str, Any]:
     """A worker's internal event (``{payload, event_type?, is_compaction?, agent_id?, event_metadata?}``) as stored."""
+    agent, extra = event.get("agent_id"), event.get("event_metadata")
     meta = {
         "event_type": str(event.get("event_type") or "transcript"),
         "is_compaction": bool(event.get("is_compaction")),
-        "agent_id": event.get("agent_id"),
-        "event_metadata": event.get("event_metadata"),
+        "agent_id": str(agent) if agent else None,
+        "event_metadata": dict(extra) if isinstance(extra, Mapping) else None,
     }
     payload = event.get("payload")
     return {

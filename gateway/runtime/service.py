@@ -244,6 +244,7 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         if deleted:
             await session_runs.forget(self.store.engine, session.id)
+            await code_workers.purge(self.store, workspace, session.id)
             if self.executor is not None:
                 await self.executor.delete(session.id)
             return

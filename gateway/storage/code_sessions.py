@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -25,13 +26,15 @@ from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.storage import agents, code_workers, sessions
 from gateway.storage.code_events import render_session
 from gateway.storage.session_events import EventLog
-from gateway.storage.store import Record, Store
+from gateway.storage.store import Record, Store, rfc3339, utcnow
 
 CODE_PREFIX = "cse_"
 SESSION_PREFIX = sessions.KIND.prefix + "_"
 AGENT_NAME = "Claude Code sessions"
 ENVIRONMENT_NAME = "claude-code-sessions"
 DEFAULT_MODEL = "claude-opus-5-5"
+#: seconds after which a viewer reports its presence again; a viewer counts as present for twice as long
+PRESENCE_REFRESH = 30
 
 
 def session_id_of(code_id: str) -> str:
@@ -130,11 +133,12 @@ async def rename(store: Store, workspace: str, code_id: str, title: str) -> Reco
 
 
 async def archive(store: Store, workspace: str, code_id: str) -> Record:
-    """Archive (409 when it already is: the client treats that as success)."""
+    """Archive (409 when it already is: the client treats that as success). Unlike the SDK's archive, a running
+    session is archived too (the caller stops its turn)."""
     record = await get(store, workspace, code_id)
     if record.archived_at is not None:
         raise Conflict(f"code session {code_id!r} is already archived")
-    await sessions.archive(store, workspace, record.id)
+    await sessions.KIND.archive(store, workspace, record.id)
     return await get(store, workspace, code_id)
 
 
@@ -213,3 +217,40 @@ async def worker_append(
         await code_workers.write(store, workspace, record.id, epoch)
         return
     await append(store, workspace, record, docs, within=code_workers.check_within(workspace, record.id, epoch))
+
+
+async def presence(store: Store, workspace: str, code_id: str, client_id: str, *, clear: bool) -> int:
+    """Record (or clear) a viewer's presence; returns when it should report again."""
+    now = utcnow()
+    until = rfc3339(now + timedelta(seconds=2 * PRESENCE_REFRESH))
+
+    def change(current: Record) -> dict[str, Any]:
+        code = dict(current.doc.get("_code") or {})
+        present = {k: v for k, v in dict(code.get("presence") or {}).items() if str(v) > (rfc3339(now) or "")}
+        if clear:
+            present.pop(client_id, None)
+        else:
+            present[client_id] = until
+        return {**current.doc, "_code": {**code, "presence": present}}
+
+    await sessions.KIND.update(store, workspace, (await get(store, workspace, code_id)).id, change, allow_archived=True)
+    return PRESENCE_REFRESH
+
+
+async def mark_read(store: Store, workspace: str, code_id: str, event_id: str | None) -> Record:
+    """Set the read marker to ``event_id`` (an event of the session, else 404) or to the newest event."""
+    record = await get(store, workspace, code_id)
+    log = EventLog(store, workspace)
+    if event_id:
+        if await log.seq_of(record.id, event_id) is None:
+            raise NotFound(f"event {event_id!r} of code session {code_id!r} not found")
+        marker: str | None = event_id
+    else:
+        newest = await log.after(record.id, max(await log.last_seq(record.id) - 1, 0), limit=1)
+        marker = newest[0].id if newest else None
+
+    def change(current: Record) -> dict[str, Any]:
+        code = dict(current.doc.get("_code") or {})
+        return {**current.doc, "_code": {**code, "last_read_event_id": marker}}
+
+    return await sessions.KIND.update(store, workspace, record.id, change, allow_archived=True)

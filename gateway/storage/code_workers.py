@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import Conflict
 from gateway.storage.store import Record, Store, rfc3339, utcnow
+from gateway.storage.tables import resources
 
 TYPE = "code_worker"
 TOKEN_TYPE = "worker_token"
@@ -179,3 +180,15 @@ async def issue_token(store: Store, workspace: str, session_id: str, environment
     }
     await store.create(workspace, TOKEN_TYPE, token_row_id(token), doc, parent_id=session_id)
     return token
+
+
+async def purge(store: Store, workspace: str, session_id: str) -> None:
+    """Remove a deleted session's worker row and worker tokens."""
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            resources.delete().where(
+                resources.c.workspace == workspace,
+                resources.c.parent_id == session_id,
+                resources.c.type.in_((TYPE, TOKEN_TYPE)),
+            )
+        )

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import Conflict
 from gateway.storage.store import Record, Store, rfc3339, utcnow
-from gateway.storage.tables import resources
 
 TYPE = "code_worker"
 TOKEN_TYPE = "worker_token"
@@ -184,11 +183,4 @@ async def issue_token(store: Store, workspace: str, session_id: str, environment
 
 async def purge(store: Store, workspace: str, session_id: str) -> None:
     """Remove a deleted session's worker row and worker tokens."""
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            resources.delete().where(
-                resources.c.workspace == workspace,
-                resources.c.parent_id == session_id,
-                resources.c.type.in_((TYPE, TOKEN_TYPE)),
-            )
-        )
+    await store.delete_children(workspace, session_id, (TYPE, TOKEN_TYPE))

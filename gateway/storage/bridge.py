@@ -18,7 +18,6 @@ from typing import Any
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.storage import environment_keys, environment_work, environments
-from gateway.storage.resource import body_fields
 from gateway.storage.store import Record, Store, new_id
 
 KEY_NAME = "bridge environment_secret"
@@ -48,8 +47,8 @@ async def register(store: Store, workspace: str, body: Mapping[str, Any]) -> dic
 
     if record is None:
         name = f"bridge {bridge.get('machine_name', '')}:{bridge.get('directory', '')} {new_id('b')[-8:]}"
-        doc = body_fields({"name": name[:255]})
-        doc.update(
+        doc: dict[str, Any] = dict(
+            name=name[:255],
             config={"type": "self_hosted"},
             metadata={"worker_type": str((bridge.get("metadata") or {}).get("worker_type", ""))[:512]},
             description="Registered by POST /v1/environments/bridge",

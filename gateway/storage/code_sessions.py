@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +28,7 @@ from gateway.storage import agents, code_workers, sessions
 from gateway.storage.code_events import render_session
 from gateway.storage.session_events import EventLog
 from gateway.storage.store import Record, Store, rfc3339, utcnow
+from gateway.storage.tables import events
 
 CODE_PREFIX = "cse_"
 SESSION_PREFIX = sessions.KIND.prefix + "_"
@@ -208,15 +210,47 @@ _STATUS_EVENTS = ("session.status_idle", "session.status_running")
 
 
 async def worker_append(
-    store: Store, workspace: str, code_id: str, epoch: Any, docs: Sequence[Mapping[str, Any]]
+    store: Store,
+    workspace: str,
+    code_id: str,
+    epoch: Any,
+    docs: Sequence[Mapping[str, Any]],
+    change: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """A worker's events, stored only if ``epoch`` is the session's current worker epoch (409 otherwise, checked in
-    the storing transaction); with no events the epoch is checked all the same."""
+    the storing transaction, which also applies ``change`` to the worker's state); with no events the epoch is
+    checked all the same. A payload whose ``uuid`` the session already has is a retry and is not stored again."""
     record = await get(store, workspace, code_id)
+    docs = await _unseen(store, workspace, record.id, docs)
     if not docs:
-        await code_workers.write(store, workspace, record.id, epoch)
+        await code_workers.write(store, workspace, record.id, epoch, change)
         return
-    await append(store, workspace, record, docs, within=code_workers.check_within(workspace, record.id, epoch))
+    check = code_workers.check_within(workspace, record.id, epoch, change)
+    await append(store, workspace, record, docs, within=check)
+
+
+async def _unseen(
+    store: Store, workspace: str, session_id: str, docs: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    uuids = {str(d["_payload"]["uuid"]) for d in docs if isinstance((d.get("_payload") or {}).get("uuid"), str)}
+    if not uuids:
+        return list(docs)
+    query = sa.select(events.c.doc[("_payload", "uuid")].as_string()).where(
+        events.c.workspace == workspace,
+        events.c.stream_id == session_id,
+        events.c.doc[("_payload", "uuid")].as_string().in_(sorted(uuids)),
+    )
+    async with store.engine.connect() as conn:
+        seen = {str(v) for v in (await conn.scalars(query)).all()}
+    out, kept = [], set()
+    for doc in docs:
+        uuid = (doc.get("_payload") or {}).get("uuid")
+        if isinstance(uuid, str) and (uuid in seen or uuid in kept):
+            continue
+        if isinstance(uuid, str):
+            kept.add(uuid)
+        out.append(doc)
+    return out
 
 
 async def presence(store: Store, workspace: str, code_id: str, client_id: str, *, clear: bool) -> int:

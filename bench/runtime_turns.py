@@ -8,11 +8,12 @@ Processes on 127.0.0.1: the gateway (``litellm-gateway serve``, SQLite, every mo
 Anthropic-wire fake (in this process's background thread). Baseline, measured in the same run: the same streaming
 Messages request sent straight to the fake. A turn is one ``user.message`` answered by one text reply; its runtime
 time is read from the stored events (``user.message`` → ``session.status_idle``), so the client's polling does not
-count. Overhead per step = median turn time - median direct request time. Concurrency: N sessions get their message
-at once while the fake holds every reply for ``--latency`` seconds; printed: wall time until all are idle, and the
-largest number of model requests that were in flight together (from the span events). The client sends every
-message first and only then polls (every ``POLL`` seconds), so its own polling does not load the gateway while the
-turns start.
+count, and the sequential client waits ``FIRST_POLL`` before its first look (a poll is a request the gateway's loop
+would serve beside the turn, and Managed Agents clients stream rather than poll). Overhead per step = median turn time
+minus median direct request time. Concurrency: N sessions get their message at once while the fake holds every reply for
+``--latency`` seconds; printed: wall time until all are idle, and the largest number of model requests that were in
+flight together (from the span events). The client sends every message first and only then polls (every ``POLL``
+seconds), so its own polling does not load the gateway while the turns start.
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ from bench.fakes import AnthropicFake, Behavior, Text
 KEY = "sk-bench-runtime-0123456789"
 PG_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 POLL = 0.25
+#: the sequential client's first look at a session after sending its message (a turn takes tens of milliseconds)
+FIRST_POLL = 0.1
 #: below the gateway's keep-alive timeout (5 s), so a pooled connection is never reused as the server closes it
 KEEPALIVE = 4.0
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "managed-agents-2026-04-01"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; steadier than wall time on a loaded machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _when(value: str) -> float:
@@ -151,6 +160,7 @@ async def turns(url: str, sequential: int) -> tuple[list[float], list[list[dict[
         for _ in range(sequential):
             session_id = await _session(c, agent, env)
             await _send(c, session_id)
+            await asyncio.sleep(FIRST_POLL)  # the turn runs alone on the gateway's loop, without a poll beside it
             events = await _finished(c, session_id)
             times.append(_when(events[-1]["processed_at"]) - _when(events[0]["processed_at"]))
             logs.append(events)
@@ -178,8 +188,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--latency", type=float, default=2.0, help="model latency of the concurrent phase (s)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--turns", type=int, help="sequential turns (default 40, 10 with --quick)")
     args = parser.parse_args()
     sequential, concurrent = (10, 50) if args.quick else (40, 200)
+    sequential = args.turns or sequential
     schema = f"bench_runtime_{os.getpid()}"
     with (
         tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp,
@@ -191,7 +203,9 @@ def main() -> None:
         proc, url = start_gateway(fake.url, Path(tmp), storage)
         try:
             base = asyncio.run(direct(fake.url, sequential))
+            cpu_before = cpu_seconds(proc.pid)
             steps, logs = asyncio.run(turns(url, sequential))
+            cpu_per_turn = (cpu_seconds(proc.pid) - cpu_before) / sequential
             fake.default = Behavior(content=[Text("hello")], latency_s=args.latency)
             wall, peak = asyncio.run(_run_concurrent(url, concurrent, args.latency))
         finally:
@@ -205,6 +219,10 @@ def main() -> None:
     print(f"runtime turn, user.message -> idle (1 model step): median {turn_ms:.2f} ms over {len(steps)}")
     print(f"runtime overhead per step: {turn_ms - direct_ms:.2f} ms (turn / direct = {turn_ms / direct_ms:.1f}x)")
     print("\n".join(gaps(logs)))
+    print(
+        f"gateway CPU per sequential turn: {cpu_per_turn * 1000:.2f} ms (with the client's requests around it: the "
+        "session's creation, the message POST, the events GETs)"
+    )
     print(
         f"{concurrent} concurrent turns, model latency {args.latency:.1f} s: all idle after {wall:.2f} s "
         f"({wall / args.latency:.2f}x the model latency); peak model requests in flight: {peak}"

@@ -92,13 +92,31 @@ def failed_end(start_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Hints:
+    """What the request that started a run has just read: the live session (before its events were stored; the
+    fields a run uses do not change with events) and, when read, its environment."""
+
+    session: Record
+    environment: Record | None = None
+
+
 class SessionRun:
     """The runtime of one session's thread: the primary (``thread=None``) or a child thread."""
 
-    def __init__(self, ctx: Context, workspace: str, session_id: str, thread: Thread | None = None) -> None:
+    def __init__(
+        self, ctx: Context, workspace: str, session_id: str, thread: Thread | None = None, hints: Hints | None = None
+    ) -> None:
         self.ctx, self.workspace, self.session_id, self.thread = ctx, workspace, session_id, thread
         self.log = EventLog(ctx.store, workspace)
         self._environment_of: dict[str, Record | None] = {}  # environment id -> record, read once per run
+        self._hinted: Record | None = None
+        #: the ``wanted`` count read before the log this step plans from (primary runs driven by :meth:`drive`)
+        self._seen: int | None = None
+        if hints is not None:
+            self._hinted = hints.session
+            if hints.environment is not None:
+                self._environment_of[hints.environment.id] = hints.environment
 
     def thread_id(self, record: Record) -> str:
         return self.thread.id if self.thread is not None else str(record.doc["_thread"]["id"])
@@ -107,6 +125,9 @@ class SessionRun:
         return transcript.read(await self.log.docs(self.session_id, thread_id=self.thread_id(record)))
 
     async def _session(self) -> Record | None:
+        if self._hinted is not None:  # the first step of a run a request started: it has just read the session
+            hinted, self._hinted = self._hinted, None
+            return hinted
         record = await self.ctx.store.get(self.workspace, sessions.KIND.type, self.session_id)
         return None if record is None or record.archived_at is not None else record
 
@@ -135,6 +156,7 @@ class SessionRun:
         while True:
             if seen is None:
                 seen = await session_runs.wanted(self.ctx.store.engine, self.session_id)
+            self._seen = seen
             self.ctx.signal.clear()
             if not await self.advance():
                 return seen
@@ -278,16 +300,23 @@ class SessionRun:
             and not any(e["type"] == "agent.tool_result" for e in done.events)
         ):
             # the turn ends here unless a user event arrived meanwhile: store its idle with the step (one write less)
-            newer = await self.log.docs(
-                self.session_id, types=[*transcript.TRIGGERS, "user.interrupt"], thread_id=self.thread_id(record)
-            )
-            if len(newer) == sum(1 for e in log.events if e.get("type") in (*transcript.TRIGGERS, "user.interrupt")):
+            if await self._quiet(record, log):
                 reason = "refusal" if result.stop_reason == "refusal" else "end_turn"
                 done.events.append(transcript.idle(reason))
         await self.append(record, done.events, usage=result.usage)
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)
         return bool(done.events[-1]["type"] == "session.status_idle")
+
+    async def _quiet(self, record: Record, log: transcript.Log) -> bool:
+        """No client event arrived since ``log`` was read: every request that stores client events bumps the
+        session's ``wanted`` count in its transaction, so an unchanged count says so in one scalar read (a child
+        thread, whose events are not counted apart, compares the triggers in its log instead)."""
+        if self.thread is None and self._seen is not None:
+            return await session_runs.wanted(self.ctx.store.engine, self.session_id) == self._seen
+        kinds = (*transcript.TRIGGERS, "user.interrupt")
+        newer = await self.log.docs(self.session_id, types=list(kinds), thread_id=self.thread_id(record))
+        return len(newer) == sum(1 for e in log.events if e.get("type") in kinds)
 
     def _native(self, record: Record, start_id: str) -> model.Native:
         """The native service, metered against the session's key when it has one (gateway.runtime.metered)."""

@@ -27,7 +27,7 @@ from gateway.ops.drain import Drain
 from gateway.runtime import inbox, tools, transcript
 from gateway.runtime.cloud_tools import CloudTools
 from gateway.runtime.config import RuntimeConfig, parse_runtime
-from gateway.runtime.driver import Context, SessionRun
+from gateway.runtime.driver import Context, Hints, SessionRun
 from gateway.runtime.executor import Executor, make_executor, workdir_of
 from gateway.runtime.model import Native
 from gateway.runtime.server_tools import ServerTools
@@ -48,6 +48,8 @@ class Runtime:
         self.owner = uuid.uuid4().hex[:24]
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.signals: dict[str, asyncio.Event] = {}
+        #: sessions whose lease a request took for this process while their task was finishing: run them again
+        self._rerun: set[str] = set()
         self.turns = asyncio.Semaphore(config.max_concurrent_turns)
         #: tools the gateway answers itself; the lifespan registers more before the first turn
         self.server_tools = ServerTools()
@@ -73,24 +75,30 @@ class Runtime:
         if self.config.run_sessions:
             self._spawn(session_id)
 
-    def _spawn(self, session_id: str) -> None:
+    def _spawn(self, session_id: str, lease: session_runs.Lease | None = None, hints: Hints | None = None) -> None:
+        """Run the session in a task here (``lease``: already taken for this process; ``hints``: what the caller
+        read moments ago, so the first step does not read it again)."""
         task = self.tasks.get(session_id)
         if task is not None and not task.done():
             self.signals[session_id].set()
+            self._rerun.add(session_id)
             return
         if self.draining:  # the work is recorded; another process's sweeper (or the next start) takes it
             return
         self.signals[session_id] = asyncio.Event()
-        self.tasks[session_id] = asyncio.create_task(self._run(session_id), name=f"session {session_id}")
+        self.tasks[session_id] = asyncio.create_task(self._run(session_id, lease, hints), name=f"session {session_id}")
 
-    async def _run(self, session_id: str) -> None:
+    async def _run(self, session_id: str, lease: session_runs.Lease | None, hints: Hints | None) -> None:
         engine, ttl = self.store.engine, self.config.lease_ttl_seconds
-        lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
+        if lease is None:
+            lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
         me = asyncio.current_task()
         renewer = asyncio.create_task(self._renew(session_id, me))
         try:
             while lease is not None:
-                run = SessionRun(self._context(session_id), lease.workspace, session_id)
+                run = SessionRun(self._context(session_id), lease.workspace, session_id, hints=hints)
+                hints = None
+                self._rerun.discard(session_id)
                 try:
                     seen = await run.drive(lease.wanted)
                 except asyncio.CancelledError:
@@ -99,7 +107,10 @@ class Runtime:
                     logger.exception("session %s: the runtime failed", session_id)
                     seen = await session_runs.wanted(engine, session_id)
                     await self._fail(run)
-                if not await session_runs.release(engine, session_id, self.owner, seen):
+                more = await session_runs.release(engine, session_id, self.owner, seen)
+                # a request that stored events after the release may have taken the lease for this process while
+                # this task was still alive (its _spawn only signalled): run again rather than leave it held
+                if not more and session_id not in self._rerun:
                     return
                 lease = await session_runs.acquire(engine, session_id, self.owner, ttl)
         finally:
@@ -107,6 +118,7 @@ class Runtime:
             if self.tasks.get(session_id) is me:
                 del self.tasks[session_id]
                 self.signals.pop(session_id, None)
+                self._rerun.discard(session_id)
 
     def _context(self, session_id: str) -> Context:
         """What a run of ``session_id`` in this process works with (its signal exists while its task runs)."""
@@ -169,9 +181,9 @@ class Runtime:
     async def _need_worker(
         self, workspace: str, session: Record | Mapping[str, Any], environment: Record | None = None
     ) -> None:
-        """Queue a work item unless the session has a live one (self-hosted environments only)."""
-        if environment is None:
-            environment = await self._environment(workspace, session)
+        """Queue a work item unless the session has a live one (self-hosted environments only; ``environment``:
+        the session's, when the caller has read it)."""
+        environment = environment or await self._environment(workspace, session)
         if environment is None or environment.archived_at is not None:
             return
         if (environment.doc.get("config") or {}).get("type") != "self_hosted":
@@ -198,32 +210,40 @@ class Runtime:
             await self.kick(workspace, session_id)
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /v1/sessions/{id}/events``: check, store, and run the session (here, or on its bridge worker)."""
+        """``POST /v1/sessions/{id}/events``: check, store, and run the session. The transaction that stores the
+        events records the wish to run and takes the lease for this process when it is free, and the turn starts
+        with the session and environment this request has read. A session whose turns run on a worker
+        (:meth:`worker_runs`: a bridge environment's, or a code session with an attached worker) records no wish:
+        its events are only stored, and the worker reads them."""
         record = await sessions.KIND.get(self.store, workspace, session_id)
         environment = await self._environment(workspace, record)
-        on_worker = await self.worker_runs(workspace, record, environment)
-        want = None if on_worker else session_runs.want_within(workspace, session_id)
+        wish = None if await self.worker_runs(workspace, record, environment) else self._wish(workspace, session_id)
         limit = self.config.max_tool_result_bytes
-        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=want, current=record)
+        record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=wish, current=record)
+        if wish is not None and wish.lease is not None:
+            self._spawn(session_id, wish.lease, Hints(record, environment))
         if any(str(e.get("type", "")).startswith("user.") for e in stored["data"]):
             await self._need_worker(workspace, record, environment)
-        if not on_worker:
-            await self.kick(workspace, session_id, wanted=True)
         return stored
 
     async def send_code(self, workspace: str, record: Record, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A code-session viewer's events (already translated, private annotations kept): stored, then the turn runs
-        on the session's worker if it has one, else here."""
+        on the session's worker if it has one, else here (as :meth:`send`)."""
         environment = await self._environment(workspace, record)
-        on_worker = await self.worker_runs(workspace, record, environment)
         user = any(str(d.get("type", "")).startswith("user.") for d in docs)
-        want = session_runs.want_within(workspace, record.id) if user and not on_worker else None
-        stored = await code_sessions.append(self.store, workspace, record, docs, within=want)
+        runs_here = user and not await self.worker_runs(workspace, record, environment)
+        wish = self._wish(workspace, record.id) if runs_here else None
+        stored = await code_sessions.append(self.store, workspace, record, docs, within=wish)
+        if wish is not None and wish.lease is not None:
+            self._spawn(record.id, wish.lease, Hints(record, environment))
         if user:
             await self._need_worker(workspace, record, environment)
-            if not on_worker:
-                await self.kick(workspace, record.id, wanted=True)
         return stored
+
+    def _wish(self, workspace: str, session_id: str) -> session_runs.Wish:
+        """The wish to run ``session_id``, taking its lease for this process when it may run sessions now."""
+        take = self.config.run_sessions and not self.draining
+        return session_runs.Wish(workspace, session_id, self.owner if take else None, self.config.lease_ttl_seconds)
 
     async def worker_runs(self, workspace: str, record: Record, environment: Record | None) -> bool:
         """Whether the session's turns run on a worker rather than here: it is on a bridge environment, or it is a

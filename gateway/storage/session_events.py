@@ -32,6 +32,26 @@ EVENT_PREFIX = "sevt"
 APPEND_ATTEMPTS = 50
 
 
+#: one event after the stream's last position; cached by SQLAlchemy (a multi-row VALUES statement is compiled anew
+#: for every execution, which cost more than the database's own work)
+_INSERT = events.insert().values(
+    seq=sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0) + 1)
+    .where(events.c.stream_id == sa.bindparam("of_stream", type_=events.c.stream_id.type))
+    .scalar_subquery()
+)
+
+
+def _insert_many(rows: Sequence[Mapping[str, Any]]) -> sa.Insert:
+    """The multi-row form, for a dialect that would send an executemany as one multi-row statement (where every
+    row's subquery sees the same last position): positions after the last one, computed in the statement."""
+    last = (
+        sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))
+        .where(events.c.stream_id == rows[0]["stream_id"])
+        .scalar_subquery()
+    )
+    return events.insert().values([{**row, "seq": last + offset + 1} for offset, row in enumerate(rows)])
+
+
 @dataclass(frozen=True)
 class Event:
     id: str
@@ -102,24 +122,14 @@ class EventLog:
         visible exactly when the events are)."""
         now = utcnow()
         stored = [{**doc, "id": doc.get("id") or new_id(EVENT_PREFIX), "processed_at": rfc3339(now)} for doc in docs]
-        next_seq = (
-            sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0) + 1)
-            .where(events.c.stream_id == stream_id)
-            .scalar_subquery()
-        )
         rows = []
-        for offset, doc in enumerate(stored):
+        for doc in stored:
             thread = doc.get("session_thread_id") if doc.get("type") not in PARENT_SIDE else None
             rows.append(
                 {
                     "id": doc["id"],
                     "workspace": self.workspace,
                     "stream_id": stream_id,
-                    # after the stream's last position, in one statement however many events; a concurrent writer
-                    # that took the same positions makes this one fail on the unique (stream_id, seq) and retry.
-                    # (Positions only order the stream: a database that evaluates the subquery per row leaves gaps,
-                    # never duplicates.)
-                    "seq": next_seq + offset,
                     "type": str(doc.get("type", "")),
                     "thread_id": thread if isinstance(thread, str) else thread_id,
                     "created_at": now,
@@ -129,8 +139,13 @@ class EventLog:
         for attempt in range(APPEND_ATTEMPTS):
             try:
                 async with self.engine.begin() as conn:
-                    if rows:
-                        await conn.execute(events.insert().values(rows))
+                    if rows and conn.dialect.use_insertmanyvalues_wo_returning:
+                        await conn.execute(_insert_many(rows))
+                    elif rows:
+                        # one row after another (an executemany): each row's position follows the one before it;
+                        # a concurrent writer that took the same position makes this fail on the unique
+                        # (stream_id, seq), and the append retries
+                        await conn.execute(_INSERT, [{**row, "of_stream": stream_id} for row in rows])
                     if within is not None:
                         await within(conn)
                 self.bus.stored(stream_id)

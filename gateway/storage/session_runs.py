@@ -10,7 +10,6 @@ has passed, :func:`due` lists the session and another process takes it over."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,22 +41,45 @@ def _upsert(engine: AsyncEngine) -> Any:
 async def want(engine: AsyncEngine, workspace: str, session_id: str) -> None:
     """Record that ``session_id`` needs a turn (one statement: the row is created or its ``wanted`` bumped)."""
     async with engine.begin() as conn:
-        await want_within(workspace, session_id)(conn)
+        await Wish(workspace, session_id)(conn)
 
 
-def want_within(workspace: str, session_id: str) -> Callable[[AsyncConnection], Awaitable[None]]:
-    """:func:`want` as a step of another transaction (the one that stores the events that need the turn)."""
+@dataclass
+class Wish:
+    """:func:`want` as a step of another transaction (the one that stores the events that need the turn).
 
-    async def apply(conn: AsyncConnection) -> None:
+    With an ``owner``, the same statement also takes the lease for it when the lease is free (or already its own):
+    the process that stored the events then starts the turn without a separate :func:`acquire`. After the
+    transaction, ``lease`` is the lease ``owner`` holds, or None when another live process holds it (its
+    :func:`release` then sees ``wanted > done`` and runs the session again)."""
+
+    workspace: str
+    session_id: str
+    owner: str | None = None
+    ttl: float = 0.0
+    lease: Lease | None = None
+
+    async def __call__(self, conn: AsyncConnection) -> None:
+        now = utcnow()
+        until = now + timedelta(seconds=self.ttl) if self.owner is not None else None
         insert = _upsert(conn.engine)(runs).values(
-            session_id=session_id, workspace=workspace, wanted=1, done=0, updated_at=utcnow()
+            session_id=self.session_id,
+            workspace=self.workspace,
+            wanted=1,
+            done=0,
+            owner=self.owner,
+            lease_until=until,
+            updated_at=now,
         )
-        bump = insert.on_conflict_do_update(
-            index_elements=[runs.c.session_id], set_={"wanted": runs.c.wanted + 1, "updated_at": utcnow()}
-        )
-        await conn.execute(bump)
-
-    return apply
+        changes: dict[str, Any] = {"wanted": runs.c.wanted + 1, "updated_at": now}
+        if self.owner is not None:
+            free = _free(self.owner)
+            changes["owner"] = sa.case((free, self.owner), else_=runs.c.owner)
+            changes["lease_until"] = sa.case((free, until), else_=runs.c.lease_until)
+        bump = insert.on_conflict_do_update(index_elements=[runs.c.session_id], set_=changes)
+        row = (await conn.execute(bump.returning(runs.c.owner, runs.c.wanted))).first()
+        if self.owner is not None and row is not None and row.owner == self.owner:
+            self.lease = Lease(self.workspace, self.session_id, int(row.wanted))
 
 
 async def acquire(engine: AsyncEngine, session_id: str, owner: str, ttl: float) -> Lease | None:

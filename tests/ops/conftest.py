@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,16 @@ class Gateway:
         """The JSON log lines so far (every line must be JSON: a text line fails the test)."""
         text = self.log.read_text(errors="replace")
         return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+
+    def lines_once(self, wanted: Callable[[dict[str, Any]], bool], timeout: float = 10) -> list[dict[str, Any]]:
+        """The JSON log lines once one of them satisfies `wanted` (the access line is written after the response
+        has been sent, so a client can read the log before it is there)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.lines()
+            if any(wanted(line) for line in lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
 
     def access(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line.get("logger") == "gateway.access"]

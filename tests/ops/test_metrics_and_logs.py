@@ -99,7 +99,8 @@ def test_log_injection_is_impossible(upstream: AnthropicFake, tmp_path: Path) ->
         evil = 'claude-x\n{"level": "CRITICAL", "forged": true}\r\x1b[2J\u2028'
         httpx.post(f"{gw.url}/v1/messages", json=message(model=evil), headers=HEADERS, timeout=30)
         httpx.get(f"{gw.url}/v1/nothing%0A%7B%22forged%22%3Atrue%7D", headers=HEADERS)
-        lines = gw.lines()  # every line parses as JSON: none was split or forged
+        # every line parses as JSON: none was split or forged
+        lines = gw.lines_once(lambda line: "%0A" in line.get("path", "") or "\n" in line.get("path", ""))
     assert not any(line.get("forged") for line in lines)
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's lines are JSON too
     assert not any("color_message" in line for line in lines)  # without its terminal-coloured copy

@@ -1,0 +1,63 @@
+"""Session run leases on SQLite and PostgreSQL: the wish that a request records with its events takes the lease for
+its process when the lease is free, expired or already that process's own, and never from a live other owner."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.storage import session_runs
+from gateway.storage.config import parse_storage
+from gateway.storage.db import create_engine, migrate
+from gateway.storage.tables import session_runs as runs
+
+
+async def _owner(engine: Any, session_id: str) -> str | None:
+    async with engine.connect() as conn:
+        value = await conn.scalar(sa.select(runs.c.owner).where(runs.c.session_id == session_id))
+    return None if value is None else str(value)
+
+
+async def _wish(engine: Any, owner: str | None, ttl: float = 30) -> session_runs.Wish:
+    wish = session_runs.Wish("ws", "sesn_1", owner, ttl)
+    async with engine.begin() as conn:
+        await wish(conn)
+    return wish
+
+
+def test_a_wish_takes_only_a_free_lease(database: dict[str, Any]) -> None:
+    async def run() -> None:
+        config = parse_storage({"storage": database})
+        engine = create_engine(config)
+        await migrate(engine, config)
+        try:
+            plain = await _wish(engine, None)  # no owner: the wish is recorded, nobody takes the lease
+            assert plain.lease is None and await _owner(engine, "sesn_1") is None
+            assert await session_runs.wanted(engine, "sesn_1") == 1
+
+            first = await _wish(engine, "proc-a")  # free: taken, with the count that includes this wish
+            assert first.lease == session_runs.Lease("ws", "sesn_1", 2)
+            assert await _owner(engine, "sesn_1") == "proc-a"
+
+            other = await _wish(engine, "proc-b")  # a live other owner keeps it; the wish still counts
+            assert other.lease is None and await _owner(engine, "sesn_1") == "proc-a"
+            assert await session_runs.wanted(engine, "sesn_1") == 3
+
+            again = await _wish(engine, "proc-a")  # already ours: kept (the running task runs it again)
+            assert again.lease == session_runs.Lease("ws", "sesn_1", 4)
+
+            assert not await session_runs.release(engine, "sesn_1", "proc-a", 4)  # nothing left after 4
+            freed = await _wish(engine, "proc-b")  # released: the next wish's process takes it
+            assert freed.lease == session_runs.Lease("ws", "sesn_1", 5)
+            assert await session_runs.due(engine) == []  # held by a live owner: no sweeper takes it
+
+            await _wish(engine, "proc-b", ttl=-1)  # proc-b's lease now lies in the past, as if it had died
+            assert await session_runs.due(engine) == [("ws", "sesn_1")]
+            taken = await _wish(engine, "proc-a")
+            assert taken.lease is not None and await _owner(engine, "sesn_1") == "proc-a"
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

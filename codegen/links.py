@@ -1,9 +1,11 @@
 """OpenAPI links from each CUSTOM create operation to the operations on the item it created.
 
 A create is a ``POST`` on a collection path (``/v1/vaults``, ``/v1/vaults/{vault_id}/credentials``) whose success
-response has an ``id``. Every operation under ``<collection>/{param}`` whose other path parameters the create request
-already has gets a link: ``param`` from ``$response.body#/id``, the others from ``$request.path.<name>``. Clients and
-schemathesis' stateful phase follow them (create -> retrieve / update / archive / delete / children)."""
+response has the created item's id (``id``, a property named like the item's path parameter, or the ``id`` of a
+required wrapper object such as the code sessions' ``{session: {id}}``). Every operation under
+``<collection>/{param}`` whose other path parameters the create request already has gets a link: ``param`` from that
+id in ``$response.body``, the others from ``$request.path.<name>``. Clients and schemathesis' stateful phase follow
+them (create -> retrieve / update / archive / delete / children)."""
 
 from __future__ import annotations
 
@@ -38,20 +40,78 @@ def _streams(op: Doc) -> bool:
     return found is not None and "text/event-stream" in (found[1].get("content") or {})
 
 
-def _returns_id(doc: Doc, response: Doc) -> bool:
+def _id_pointer(doc: Doc, response: Doc, item: str) -> str | None:
+    """Where the created item's id is in the response body: ``id``, a property named like the item's path parameter
+    (``environment_id``), or the ``id`` of a required wrapper object (``{session: {id}}``); None if nowhere."""
     schema = _resolve(doc, ((response.get("content") or {}).get("application/json") or {}).get("schema"))
-    return isinstance(schema, dict) and "id" in (schema.get("properties") or {})
+    if not isinstance(schema, dict):
+        return None
+    properties = schema.get("properties") or {}
+    if "id" in properties:
+        return "/id"
+    if item in properties:
+        return f"/{item}"
+    for name in schema.get("required") or []:
+        inner = _resolve(doc, properties.get(name))
+        if isinstance(inner, dict) and "id" in (inner.get("properties") or {}):
+            return f"/{name}/id"
+    return None
+
+
+#: response fields that other operations on the same item require in their bodies (a handed-out credential):
+#: ``worker_epoch`` of ``/bridge`` and ``/worker/register`` authorises the CCR v2 worker's writes
+HANDOFF = ("worker_epoch",)
+
+
+def _json_schema(doc: Doc, node: Doc | None) -> Doc:
+    found = _resolve(doc, ((node or {}).get("content") or {}).get("application/json", {}).get("schema"))
+    return found if isinstance(found, dict) else {}
+
+
+def _needs(doc: Doc, op: Doc) -> set[str]:
+    """The :data:`HANDOFF` fields ``op``'s request body requires."""
+    return set(_json_schema(doc, _resolve(doc, op.get("requestBody"))).get("required") or []) & set(HANDOFF)
+
+
+def handoff_links(doc: Doc) -> dict[str, dict[str, Doc]]:
+    """operationId of each operation that hands out a :data:`HANDOFF` field -> links to the operations on the same
+    path parameters whose bodies require it (the value passed in ``requestBody``, merged into a generated body)."""
+    ops = operations(doc)
+    out: dict[str, dict[str, Doc]] = {}
+    for _method, path, op in ops.values():
+        found = _success(op)
+        if found is None or op.get("x-implementation") != "custom":
+            continue
+        given = set(_json_schema(doc, found[1]).get("properties") or {}) & set(HANDOFF)
+        known = set(_PARAM.findall(path))
+        links: dict[str, Doc] = {}
+        for _m, target_path, target in ops.values():
+            needs = _needs(doc, target)
+            params = set(_PARAM.findall(target_path))
+            if not needs or not needs <= given or not params or not params <= known or target is op:
+                continue
+            if target.get("x-implementation") != "custom" or _streams(target):
+                continue
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {name: f"$request.path.{name}" for name in sorted(params)},
+                "requestBody": {name: f"$response.body#/{name}" for name in sorted(needs)},
+            }
+        if links:
+            out[op["operationId"]] = links
+    return out
 
 
 def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
-    """operationId of each create -> its links (name -> link object)."""
+    """operationId of each create -> its links (name -> link object), and of each operation that hands out a value
+    another operation requires (:func:`handoff_links`) -> its links; a create does not link to those."""
     ops = operations(doc)
     out: dict[str, dict[str, Doc]] = {}
     for method, path, op in ops.values():
         if method != "post" or path.endswith("}") or op.get("x-implementation") != "custom":
             continue
         found = _success(op)
-        if found is None or not _returns_id(doc, found[1]):
+        if found is None:
             continue
         known = set(_PARAM.findall(path))
         links: dict[str, Doc] = {}
@@ -61,14 +121,22 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
                 continue
             if _streams(target):  # an SSE stream does not end: no link to follow in a scenario
                 continue
+            if _needs(doc, target):  # it needs a value the create does not hand out (see handoff_links)
+                continue
             item = match.group(1)
             needed = set(_PARAM.findall(target_path)) - {item}
-            if not needed <= known:
+            pointer = _id_pointer(doc, found[1], item)
+            if not needed <= known or pointer is None:
                 continue
-            parameters = {item: "$response.body#/id", **{name: f"$request.path.{name}" for name in sorted(needed)}}
+            parameters = {
+                item: f"$response.body#{pointer}",
+                **{name: f"$request.path.{name}" for name in sorted(needed)},
+            }
             links[target["operationId"]] = {"operationId": target["operationId"], "parameters": parameters}
         if links:
             out[op["operationId"]] = links
+    for source, links in handoff_links(doc).items():
+        out[source] = {**out.get(source, {}), **links}
     return out
 
 

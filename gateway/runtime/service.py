@@ -228,13 +228,14 @@ class Runtime:
             await self.kick(workspace, session_id)
 
     async def send(self, workspace: str, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /v1/sessions/{id}/events``: check, store, and run the session (here, or on its bridge worker). The
-        transaction that stores the events records the wish to run and takes the lease for this process when it is
-        free, and the turn starts with the session and environment this request has read."""
+        """``POST /v1/sessions/{id}/events``: check, store, and run the session. The transaction that stores the
+        events records the wish to run and takes the lease for this process when it is free, and the turn starts
+        with the session and environment this request has read. A session whose turns run on a worker
+        (:meth:`worker_runs`: a bridge environment's, or a code session with an attached worker) records no wish:
+        its events are only stored, and the worker reads them."""
         record = await sessions.KIND.get(self.store, workspace, session_id)
         environment = await self._environment(workspace, record)
-        on_worker = await self.worker_runs(workspace, record, environment)
-        wish = None if on_worker else self._wish(workspace, session_id)
+        wish = None if await self.worker_runs(workspace, record, environment) else self._wish(workspace, session_id)
         limit = self.config.max_tool_result_bytes
         record, stored = await inbox.accept(self.store, workspace, session_id, body, limit, within=wish, current=record)
         if wish is not None and wish.lease is not None:
@@ -245,11 +246,11 @@ class Runtime:
 
     async def send_code(self, workspace: str, record: Record, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A code-session viewer's events (already translated, private annotations kept): stored, then the turn runs
-        on the session's worker if it has one, else here."""
+        on the session's worker if it has one, else here (as :meth:`send`)."""
         environment = await self._environment(workspace, record)
-        on_worker = await self.worker_runs(workspace, record, environment)
         user = any(str(d.get("type", "")).startswith("user.") for d in docs)
-        wish = self._wish(workspace, record.id) if user and not on_worker else None
+        runs_here = user and not await self.worker_runs(workspace, record, environment)
+        wish = self._wish(workspace, record.id) if runs_here else None
         stored = await code_sessions.append(self.store, workspace, record, docs, within=wish)
         if wish is not None and wish.lease is not None:
             self._spawn(record.id, wish.lease, Hints(record, environment))
@@ -258,8 +259,7 @@ class Runtime:
         return stored
 
     def _wish(self, workspace: str, session_id: str) -> session_runs.Wish:
-        """The wish to run a session, recorded with the events that make it; it takes the lease for this process
-        when this process runs sessions (and is not draining)."""
+        """The wish to run ``session_id``, taking its lease for this process when it may run sessions now."""
         take = self.config.run_sessions and not self.draining
         return session_runs.Wish(workspace, session_id, self.owner if take else None, self.config.lease_ttl_seconds)
 
@@ -282,6 +282,7 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         if deleted:
             await session_runs.forget(self.store.engine, session.id)
+            await code_workers.purge(self.store, workspace, session.id)
             if self.executor is not None:
                 await self.executor.delete(session.id)
             return

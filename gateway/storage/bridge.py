@@ -18,9 +18,7 @@ from typing import Any
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.storage import environment_keys, environment_work, environments
-from gateway.storage.resource import body_fields
 from gateway.storage.store import Record, Store, new_id
-from gateway.storage.tables import resources
 
 KEY_NAME = "bridge environment_secret"
 FIELDS = ("machine_name", "directory", "branch", "git_repo_url", "max_sessions", "metadata")
@@ -49,8 +47,8 @@ async def register(store: Store, workspace: str, body: Mapping[str, Any]) -> dic
 
     if record is None:
         name = f"bridge {bridge.get('machine_name', '')}:{bridge.get('directory', '')} {new_id('b')[-8:]}"
-        doc = body_fields({"name": name[:255]})
-        doc.update(
+        doc: dict[str, Any] = dict(
+            name=name[:255],
             config={"type": "self_hosted"},
             metadata={"worker_type": str((bridge.get("metadata") or {}).get("worker_type", ""))[:512]},
             description="Registered by POST /v1/environments/bridge",
@@ -85,14 +83,7 @@ async def deregister(store: Store, workspace: str, environment_id: str) -> None:
                 store, workspace, environment_id, str((item.get("data") or {}).get("id"))
             )
     await store.archive(workspace, environments.KIND.type, environment_id)
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            resources.delete().where(
-                resources.c.workspace == workspace,
-                resources.c.parent_id == environment_id,
-                resources.c.type == environment_keys.ENVIRONMENT_KEY_TYPE,
-            )
-        )
+    await store.delete_children(workspace, environment_id, (environment_keys.ENVIRONMENT_KEY_TYPE,))
 
 
 async def reconnect(store: Store, workspace: str, environment_id: str, session_id: str) -> str:

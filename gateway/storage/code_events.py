@@ -1,4 +1,4 @@
-"""Pure translations between code-session payloads (Claude Code's SDK messages) and the SDK session events they are
+"""Translations between code-session payloads (Claude Code's SDK messages) and the SDK session events they are
 stored as, and the code-session renderings of sessions and events (see :mod:`gateway.storage.code_sessions`)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.storage.store import Record, rfc3339
+from gateway.storage.store import Record, rfc3339, utcnow
 
 #: the thread of events that have no SDK event type: the code-session view shows them, the SDK view never does
 HIDDEN_THREAD = "sthr_ccr_worker_protocol"
@@ -66,11 +66,12 @@ def from_worker(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def internal(event: Mapping[str, Any]) -> dict[str, Any]:
     """A worker's internal event (``{payload, event_type?, is_compaction?, agent_id?, event_metadata?}``) as stored."""
+    agent, extra = event.get("agent_id"), event.get("event_metadata")
     meta = {
         "event_type": str(event.get("event_type") or "transcript"),
         "is_compaction": bool(event.get("is_compaction")),
-        "agent_id": event.get("agent_id"),
-        "event_metadata": event.get("event_metadata"),
+        "agent_id": str(agent) if agent else None,
+        "event_metadata": dict(extra) if isinstance(extra, Mapping) else None,
     }
     payload = event.get("payload")
     return {
@@ -140,6 +141,7 @@ def render_session(record: Record, code_id: str, worker: Mapping[str, Any] | Non
     found = record.doc.get("_code")
     code: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     updated = rfc3339(record.updated_at)
+    now = rfc3339(utcnow()) or ""
     out: dict[str, Any] = {
         "id": code_id,
         "title": record.doc.get("title"),
@@ -151,6 +153,8 @@ def render_session(record: Record, code_id: str, worker: Mapping[str, Any] | Non
         "last_event_at": updated,
         "tags": list(code.get("tags") or []),
         "config": dict(code.get("config") or {}),
+        "viewers": sum(1 for until in dict(code.get("presence") or {}).values() if str(until) > now),
+        "last_read_event_id": code.get("last_read_event_id"),
     }
     model = (record.doc.get("agent") or {}).get("model")
     if isinstance(model, Mapping) and "model" not in out["config"]:

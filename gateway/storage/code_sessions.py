@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,13 +27,16 @@ from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.storage import agents, code_workers, sessions
 from gateway.storage.code_events import render_session
 from gateway.storage.session_events import EventLog
-from gateway.storage.store import Record, Store
+from gateway.storage.store import Record, Store, rfc3339, utcnow
+from gateway.storage.tables import events
 
 CODE_PREFIX = "cse_"
 SESSION_PREFIX = sessions.KIND.prefix + "_"
 AGENT_NAME = "Claude Code sessions"
 ENVIRONMENT_NAME = "claude-code-sessions"
 DEFAULT_MODEL = "claude-opus-5-5"
+#: seconds after which a viewer reports its presence again; a viewer counts as present for twice as long
+PRESENCE_REFRESH = 30
 
 
 def session_id_of(code_id: str) -> str:
@@ -130,11 +135,12 @@ async def rename(store: Store, workspace: str, code_id: str, title: str) -> Reco
 
 
 async def archive(store: Store, workspace: str, code_id: str) -> Record:
-    """Archive (409 when it already is: the client treats that as success)."""
+    """Archive (409 when it already is: the client treats that as success). Unlike the SDK's archive, a running
+    session is archived too (the caller stops its turn)."""
     record = await get(store, workspace, code_id)
     if record.archived_at is not None:
         raise Conflict(f"code session {code_id!r} is already archived")
-    await sessions.archive(store, workspace, record.id)
+    await sessions.KIND.archive(store, workspace, record.id)
     return await get(store, workspace, code_id)
 
 
@@ -204,12 +210,81 @@ _STATUS_EVENTS = ("session.status_idle", "session.status_running")
 
 
 async def worker_append(
-    store: Store, workspace: str, code_id: str, epoch: Any, docs: Sequence[Mapping[str, Any]]
+    store: Store,
+    workspace: str,
+    code_id: str,
+    epoch: Any,
+    docs: Sequence[Mapping[str, Any]],
+    change: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """A worker's events, stored only if ``epoch`` is the session's current worker epoch (409 otherwise, checked in
-    the storing transaction); with no events the epoch is checked all the same."""
+    the storing transaction, which also applies ``change`` to the worker's state); with no events the epoch is
+    checked all the same. A payload whose ``uuid`` the session already has is a retry and is not stored again."""
     record = await get(store, workspace, code_id)
+    docs = await _unseen(store, workspace, record.id, docs)
     if not docs:
-        await code_workers.write(store, workspace, record.id, epoch)
+        await code_workers.write(store, workspace, record.id, epoch, change)
         return
-    await append(store, workspace, record, docs, within=code_workers.check_within(workspace, record.id, epoch))
+    check = code_workers.check_within(workspace, record.id, epoch, change)
+    await append(store, workspace, record, docs, within=check)
+
+
+async def _unseen(
+    store: Store, workspace: str, session_id: str, docs: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    uuids = {str(d["_payload"]["uuid"]) for d in docs if isinstance((d.get("_payload") or {}).get("uuid"), str)}
+    if not uuids:
+        return list(docs)
+    query = sa.select(events.c.doc[("_payload", "uuid")].as_string()).where(
+        events.c.workspace == workspace,
+        events.c.stream_id == session_id,
+        events.c.doc[("_payload", "uuid")].as_string().in_(sorted(uuids)),
+    )
+    async with store.engine.connect() as conn:
+        seen = {str(v) for v in (await conn.scalars(query)).all()}
+    out, kept = [], set()
+    for doc in docs:
+        uuid = (doc.get("_payload") or {}).get("uuid")
+        if isinstance(uuid, str) and (uuid in seen or uuid in kept):
+            continue
+        if isinstance(uuid, str):
+            kept.add(uuid)
+        out.append(doc)
+    return out
+
+
+async def presence(store: Store, workspace: str, code_id: str, client_id: str, *, clear: bool) -> int:
+    """Record (or clear) a viewer's presence; returns when it should report again."""
+    now = utcnow()
+    until = rfc3339(now + timedelta(seconds=2 * PRESENCE_REFRESH))
+
+    def change(current: Record) -> dict[str, Any]:
+        code = dict(current.doc.get("_code") or {})
+        present = {k: v for k, v in dict(code.get("presence") or {}).items() if str(v) > (rfc3339(now) or "")}
+        if clear:
+            present.pop(client_id, None)
+        else:
+            present[client_id] = until
+        return {**current.doc, "_code": {**code, "presence": present}}
+
+    await sessions.KIND.update(store, workspace, (await get(store, workspace, code_id)).id, change, allow_archived=True)
+    return PRESENCE_REFRESH
+
+
+async def mark_read(store: Store, workspace: str, code_id: str, event_id: str | None) -> Record:
+    """Set the read marker to ``event_id`` (an event of the session, else 404) or to the newest event."""
+    record = await get(store, workspace, code_id)
+    log = EventLog(store, workspace)
+    if event_id:
+        if await log.seq_of(record.id, event_id) is None:
+            raise NotFound(f"event {event_id!r} of code session {code_id!r} not found")
+        marker: str | None = event_id
+    else:
+        newest = await log.after(record.id, max(await log.last_seq(record.id) - 1, 0), limit=1)
+        marker = newest[0].id if newest else None
+
+    def change(current: Record) -> dict[str, Any]:
+        code = dict(current.doc.get("_code") or {})
+        return {**current.doc, "_code": {**code, "last_read_event_id": marker}}
+
+    return await sessions.KIND.update(store, workspace, record.id, change, allow_archived=True)

@@ -96,7 +96,7 @@ async def internal_events(store: Store, workspace: str, record: Record, *, subag
     if not subagents:
         marks = [i for i, d in enumerate(chosen) if (d.get("_internal") or {}).get("is_compaction")]
         chosen = chosen[marks[-1] :] if marks else chosen
-    return {"data": [_internal(d) for d in chosen], "next_cursor": None}
+    return {"data": [_internal(d) for d in chosen]}  # one page: no next_cursor
 
 
 def _internal(doc: Mapping[str, Any]) -> dict[str, Any]:

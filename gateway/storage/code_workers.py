@@ -179,3 +179,8 @@ async def issue_token(store: Store, workspace: str, session_id: str, environment
     }
     await store.create(workspace, TOKEN_TYPE, token_row_id(token), doc, parent_id=session_id)
     return token
+
+
+async def purge(store: Store, workspace: str, session_id: str) -> None:
+    """Remove a deleted session's worker row and worker tokens."""
+    await store.delete_children(workspace, session_id, (TYPE, TOKEN_TYPE))

@@ -451,14 +451,7 @@ async def stats(store: Store, workspace: str, environment_id: str) -> dict[str, 
 
 async def purge(store: Store, workspace: str, environment_id: str) -> None:
     """Remove an environment's work items, poller records and worker credentials (when the environment is deleted)."""
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            resources.delete().where(
-                resources.c.workspace == workspace,
-                resources.c.parent_id == environment_id,
-                resources.c.type.in_((KIND.type, POLLER_TYPE, *environment_keys.TYPES)),
-            )
-        )
+    await store.delete_children(workspace, environment_id, (KIND.type, POLLER_TYPE, *environment_keys.TYPES))
 
 
 # --- the session runtime's view -------------------------------------------------------------------------------------

@@ -215,6 +215,17 @@ class Store:
             await conn.execute(resources.delete().where(*owned))
         return True
 
+    async def delete_children(self, workspace: str, parent_id: str, types: Sequence[str]) -> None:
+        """Remove every row of ``types`` whose parent is ``parent_id`` (no versions are kept for these)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                resources.delete().where(
+                    resources.c.workspace == workspace,
+                    resources.c.parent_id == parent_id,
+                    resources.c.type.in_(list(types)),
+                )
+            )
+
     async def delete_tree(self, workspace: str, type_: str, id_: str, child_types: Sequence[str]) -> bool:
         """Remove the row, its children of ``child_types`` (``parent_id`` = the row) and every snapshot of them, in
         one transaction; False if the row does not exist in ``workspace``. The parent row goes first: a concurrent

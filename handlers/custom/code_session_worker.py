@@ -43,14 +43,20 @@ def _merged(current: Any, given: Any) -> dict[str, Any]:
 async def update(session_id: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
     """PUT /v1/code/sessions/{session_id}/worker"""
 
+    status = body.get("worker_status")
+    record = await code_sessions.get(store(), workspace(), session_id)
+
     def change(doc: dict[str, Any]) -> None:
-        if isinstance(body.get("worker_status"), str):
-            doc["worker_status"] = body["worker_status"]
+        if isinstance(status, str):
+            doc["worker_status"] = status
         for key in ("external_metadata", "internal_metadata"):
             if key in body:
                 doc[key] = _merged(doc.get(key), body[key])
 
-    await code_workers.write(store(), workspace(), await _session_id(session_id), body.get("worker_epoch"), change)
+    # a worker that starts a turn makes the session running for the SDK too (its `result` makes it idle)
+    starts = status == "running" and record.doc.get("status") != "running"
+    docs = [{"type": "session.status_running", "_source": "worker"}] if starts else []
+    await code_sessions.worker_append(store(), workspace(), session_id, body.get("worker_epoch"), docs, change)
     return ACK
 
 

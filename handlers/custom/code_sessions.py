@@ -94,3 +94,18 @@ async def bridge(session_id: str, **_: Any) -> dict[str, Any]:
         "expires_in": code_workers.WORKER_TOKEN_TTL,
         "worker_epoch": epoch,
     }
+
+
+async def presence(session_id: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """POST /v1/code/sessions/{session_id}/client/presence"""
+    client_id, clear = str(body.get("client_id", "")), bool(body.get("clear"))
+    return {
+        "refresh_after_seconds": await code_sessions.presence(store(), workspace(), session_id, client_id, clear=clear)
+    }
+
+
+async def mark_read(session_id: str, body: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
+    """POST /v1/code/sessions/{session_id}/mark_read"""
+    event_id = (body or {}).get("event_id")
+    await code_sessions.mark_read(store(), workspace(), session_id, str(event_id) if event_id else None)
+    return await _view(session_id)

@@ -263,3 +263,11 @@ class Viewer:
 
     def list(self) -> httpx.Response:
         return self.http.get("/v1/code/sessions", headers=self.headers())
+
+    def presence(self, session_id: str, client_id: str, clear: bool = False) -> httpx.Response:
+        body = {"client_id": client_id, "clear": clear}
+        return self.http.post(f"/v1/code/sessions/{session_id}/client/presence", json=body, headers=self.headers())
+
+    def mark_read(self, session_id: str, event_id: str | None = None) -> httpx.Response:
+        body = {"event_id": event_id} if event_id else {}
+        return self.http.post(f"/v1/code/sessions/{session_id}/mark_read", json=body, headers=self.headers())

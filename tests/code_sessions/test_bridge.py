@@ -83,6 +83,7 @@ def test_bridge_session_runs_on_the_worker(gw: Gateway, http: httpx.Client) -> N
 
     assert worker.state("running").status_code == 200
     assert viewer.get(code_id).json()["session"]["worker_status"] == "running"
+    assert gw.sdk.beta.sessions.retrieve(code_id.replace("cse_", "sesn_", 1)).status == "running"
     init = {"type": "system", "subtype": "init", "uuid": "u-init", "session_id": code_id, "model": "claude-sonnet-5-5"}
     answer = {
         "type": "assistant",
@@ -95,6 +96,7 @@ def test_bridge_session_runs_on_the_worker(gw: Gateway, http: httpx.Client) -> N
     delta = {"type": "stream_event", "uuid": "u-delta", "session_id": code_id, "event": {"type": "content_block_delta"}}
     assert worker.send(delta, ephemeral=True).status_code == 200
     assert worker.send(init, answer, result).status_code == 200
+    assert worker.send(answer).status_code == 200  # a retried batch: its uuid is known, it is not stored twice
     assert worker.state("idle").status_code == 200
     assert worker.heartbeat().status_code == 200
 
@@ -112,8 +114,13 @@ def test_bridge_session_runs_on_the_worker(gw: Gateway, http: httpx.Client) -> N
     sdk_session = gw.sdk.beta.sessions.retrieve(item["data"]["id"])
     assert sdk_session.environment_id == environment_id and sdk_session.status == "idle"
     sdk_events = gw.events(item["data"]["id"])
-    assert [e.type for e in sdk_events] == ["user.message", "agent.message", "session.status_idle"]
-    assert sdk_events[1].content[0].text == "All 12 tests pass."
+    assert [e.type for e in sdk_events] == [
+        "user.message",
+        "session.status_running",
+        "agent.message",
+        "session.status_idle",
+    ]
+    assert sdk_events[2].content[0].text == "All 12 tests pass."
     # no model turn ran at the gateway: the worker's own Claude Code answered
     assert gw.fake.requests == []
 

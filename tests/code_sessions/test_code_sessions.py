@@ -82,6 +82,17 @@ def test_crud_and_a_turn_on_the_runtime(gw: Gateway, http: httpx.Client) -> None
     assert viewer.events(code_id, cursor=str(events[1]["sequence_num"])).json()["data"] == events[2:]
     assert viewer.events(code_id, cursor="not-a-number").status_code == 400
 
+    # presence and the read marker
+    assert viewer.presence(code_id, "viewer-a").json() == {"refresh_after_seconds": 30}
+    assert viewer.presence(code_id, "viewer-b").status_code == 200
+    assert viewer.get(code_id).json()["session"]["viewers"] == 2
+    assert viewer.presence(code_id, "viewer-a", clear=True).status_code == 200
+    assert viewer.get(code_id).json()["session"]["viewers"] == 1
+    assert viewer.mark_read(code_id).json()["session"]["last_read_event_id"] == events[-1]["event_id"]
+    marked = viewer.mark_read(code_id, events[0]["event_id"])
+    assert marked.json()["session"]["last_read_event_id"] == events[0]["event_id"]
+    assert viewer.mark_read(code_id, "sevt_01nosuchevent0000000000000").status_code == 404
+
     archived = viewer.archive(code_id)
     assert archived.status_code == 200 and archived.json()["session"]["status"] == "archived"
     assert viewer.archive(code_id).status_code == 409

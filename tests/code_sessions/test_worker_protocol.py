@@ -87,7 +87,7 @@ def test_internal_events_round_trip(gw: Gateway, http: httpx.Client) -> None:
     foreground = worker.read_internal().json()
     assert [e["payload"]["uuid"] for e in foreground["data"]] == ["t1", "t2"]
     assert foreground["data"][0]["is_compaction"] is True and foreground["data"][0]["event_type"] == "transcript"
-    assert foreground.get("next_cursor") is None
+    assert "next_cursor" not in foreground  # absent: the last page
     assert [e["payload"]["uuid"] for e in worker.read_internal(subagents=True).json()["data"]] == ["s1"]
     # internal events are never shown to viewers or to the SDK
     assert viewer.all_events(code_id) == []

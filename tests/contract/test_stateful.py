@@ -9,6 +9,7 @@ creates that no longer return an ``id``) fail the test instead of silently testi
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -54,9 +55,22 @@ def _planned(ctx: Any) -> bool:
     return bool(ctx.operation.definition.raw.get("x-planned"))
 
 
+# The claude.ai code-session surface runs as a state machine of its own: its create always succeeds with random
+# bodies and has many links, so in one machine with the other resources it took every scenario (the derandomized
+# root choice kept returning to it) and the other resources went untested. Each part keeps every check.
+CODE = r"custom\.(code_sessions|code_session_worker|environment_bridge)\."
+PARTS = {"resources": (r"^custom\.", CODE), "code_sessions": ("^" + CODE, None)}
+
+
+def _in_part(operation_id: str, part: str) -> bool:
+    include, exclude = PARTS[part]
+    return re.match(include, operation_id) is not None and (exclude is None or re.match(exclude, operation_id) is None)
+
+
 @pytest.mark.fuzz
+@pytest.mark.parametrize("part", list(PARTS))
 @pytest.mark.parametrize("database", DATABASES)
-def test_links_from_creates(database: str, tmp_path: Path) -> None:
+def test_links_from_creates(database: str, part: str, tmp_path: Path) -> None:
     with storage_section(database, tmp_path) as storage:
         doc = {
             "gateway": {"api_keys": [{"key": KEY, "name": "fuzz", "workspace": "fuzz"}], "validate_responses": True},
@@ -65,9 +79,11 @@ def test_links_from_creates(database: str, tmp_path: Path) -> None:
         }
         schema = (
             schemathesis.openapi.from_asgi("/openapi.json", create_app(settings_from_mapping(doc)), config=CONFIG)
-            .include(operation_id_regex=r"^custom\.")
+            .include(operation_id_regex=PARTS[part][0])
             .exclude(func=_planned)
         )
+        if PARTS[part][1] is not None:
+            schema = schema.exclude(operation_id_regex=PARTS[part][1])
         reached: Counter[str] = Counter()
 
         class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
@@ -101,7 +117,12 @@ def test_links_from_creates(database: str, tmp_path: Path) -> None:
         )
     spec = load_yaml(SPEC)
     planned = {op["operationId"] for _m, _p, op in operations(spec).values() if op.get("x-planned")}
-    targets = {target for links in expected_links(spec).values() for target in links} - planned
+    targets = {
+        target
+        for source, links in expected_links(spec).items()
+        for target in links
+        if _in_part(source, part) and _in_part(target, part)
+    } - planned
     assert targets, "no links between implemented operations"
     missed = sorted(t for t in targets if reached[t] == 0)
     # Random create bodies cannot name an existing agent/environment (sessions, deployments) or carry a SKILL.md

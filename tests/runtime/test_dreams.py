@@ -138,8 +138,9 @@ def test_a_canceled_dream_stops(gateway: Gateway) -> None:
     canceled = gw.sdk.beta.dreams.cancel(dream.id)
     assert canceled.status == "canceled" and canceled.ended_at is not None
     assert dream.session_id is not None
-    events = gw.idle(dream.session_id, reason="interrupt", timeout=30)
-    assert "user.interrupt" in [e.type for e in events]
+    events = gw.wait_for(dream.session_id, lambda es: bool(es) and es[-1].type == "session.status_idle", timeout=30)
+    types = [e.type for e in events]
+    assert "user.interrupt" in types and types[-1] == "session.status_idle", types
     time.sleep(1.0)
     assert gw.sdk.beta.dreams.retrieve(dream.id).status == "canceled"
     assert gw.fake.pending == 1, "the canceled dream asked the model again"

@@ -207,7 +207,7 @@ async def refresh(store: Store, workspace: str, dream_id: str) -> dict[str, Any]
     fields = await _derived(store, workspace, record)
     if fields.get("status") in dreams.ENDED and not record.doc.get("ended_at"):
         fields["ended_at"] = rfc3339(utcnow())
-    if fields:
+    if any(record.doc.get(k) != v for k, v in fields.items()):  # a poll that changes nothing writes nothing
         record = await dreams.settle(store, workspace, dream_id, fields)
     return dreams.response(record)
 

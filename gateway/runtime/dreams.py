@@ -106,6 +106,7 @@ async def _output_store(store: Store, workspace: str, source: Record, behavior: 
             raise InvalidRequest("output_behavior.memory_store_id: must be the input memory store")
         if source.archived_at is not None:
             raise InvalidRequest(f"memory store {source.id!r} is archived and cannot be modified")
+        await refresh_all(store, workspace)  # a dream that ended since its last read no longer holds the store
         if await dreams.busy_on(store, workspace, source.id):
             raise Conflict(f"another update_existing dream on memory store {source.id!r} has not stopped")
         return source.id

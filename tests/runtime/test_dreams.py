@@ -126,7 +126,13 @@ def test_update_existing_writes_the_input_store_and_a_second_one_conflicts(gatew
     assert [o.memory_store_id for o in dream.outputs] == [source.id]
     with pytest.raises(anthropic.ConflictError):
         gw.sdk.beta.dreams.create(inputs=inputs, model=MODEL, output_behavior=behavior)
-    assert _until(gw, dream.id, {"completed", "failed"}).status == "completed"
+    assert dream.session_id is not None
+    gw.idle(dream.session_id, timeout=30)
+    # the first dream ended without being read since: a new update_existing dream on the store is accepted
+    gw.fake.script(Behavior(content=[Text("nothing to change")]))
+    again = gw.sdk.beta.dreams.create(inputs=inputs, model=MODEL, output_behavior=behavior)
+    assert gw.sdk.beta.dreams.retrieve(dream.id).status == "completed"
+    assert _until(gw, again.id, {"completed", "failed"}).status == "completed"
     assert [m.path for m in ms.memories.list(source.id)] == ["/a.md"]
 
 

@@ -21,8 +21,9 @@ MODEL = "claude-haiku-5-5"
 
 
 @pytest.fixture
-def gateway(sqlite: dict[str, Any], tmp_path: Path) -> Iterator[Gateway]:
-    yield from _gateway(sqlite, tmp_path, {"tool_timeout_s": 20})
+def gateway(any_database: dict[str, Any], tmp_path: Path) -> Iterator[Gateway]:
+    """SQLite and PostgreSQL."""
+    yield from _gateway(any_database, tmp_path, {"tool_timeout_s": 20})
 
 
 def _past_session(gw: Gateway, said: str) -> str:

@@ -141,7 +141,10 @@ def test_a_canceled_dream_stops(gateway: Gateway) -> None:
     gw = gateway
     source = gw.sdk.beta.memory_stores.create(name="slow")
     gw.fake.script(Behavior(content=[Text("thinking")], latency_s=3.0), Behavior(content=[Text("never asked")]))
-    dream = gw.sdk.beta.dreams.create(inputs=[{"type": "memory_store", "memory_store_id": source.id}], model=MODEL)
+    dream = gw.sdk.beta.dreams.create(
+        inputs=[{"type": "memory_store", "memory_store_id": source.id}], model={"id": MODEL, "speed": "standard"}
+    )
+    assert (dream.model.id, dream.model.speed) == (MODEL, "standard")
     canceled = gw.sdk.beta.dreams.cancel(dream.id)
     assert canceled.status == "canceled" and canceled.ended_at is not None
     assert dream.session_id is not None

@@ -10,7 +10,7 @@ import anthropic
 import httpx
 import pytest
 
-from handlers.custom import dreams
+from handlers.custom import tunnels
 from tests.e2e.conftest import KEY
 
 
@@ -20,11 +20,11 @@ def _client(url: str, key: str = KEY) -> anthropic.Anthropic:
 
 def test_planned_operation_is_a_501_the_sdk_understands(gateway_url: str) -> None:
     with pytest.raises(anthropic.APIStatusError) as info:
-        _client(gateway_url).beta.dreams.list()
+        _client(gateway_url).beta.tunnels.list()
     err = info.value
     assert err.status_code == 501
     assert err.type == "api_error"
-    assert err.api_message == f"custom.dreams.list is not implemented yet in this gateway: {dreams.REASON}"
+    assert err.api_message == f"custom.tunnels.list is not implemented yet in this gateway: {tunnels.REASON}"
     assert err.request_id and err.request_id.startswith("req_")
     assert isinstance(err.body, dict) and err.body["request_id"] == err.request_id
 

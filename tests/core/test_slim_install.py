@@ -92,9 +92,11 @@ def write_config(tmp_path: Path, model_list: list[dict[str, Any]]) -> Path:
     return path
 
 
-def check_config(site: Path, tmp_path: Path, config: Path) -> subprocess.CompletedProcess[str]:
+def slim_cli(
+    site: Path, tmp_path: Path, config: Path, command: str = "check-config"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*slim_command(), "check-config", "--config", str(config)],
+        [*slim_command(), command, "--config", str(config)],
         cwd=tmp_path,
         env={**os.environ, **slim_env(site, tmp_path)},
         capture_output=True,
@@ -111,13 +113,16 @@ def test_the_slim_set_lacks_litellm_and_the_test_extra_has_it(slim_site: Path) -
     assert not (slim_site / "litellm").exists() and (slim_site / "aiohttp").is_dir()
 
 
-def test_check_config_names_the_install_command_for_a_translated_backend(slim_site: Path, tmp_path: Path) -> None:
+def test_check_config_and_serve_name_the_install_command_for_a_translated_backend(
+    slim_site: Path, tmp_path: Path
+) -> None:
     params = {"model": "openai/my-model", "api_base": "http://127.0.0.1:9/v1", "api_key": "none"}
     config = write_config(tmp_path, [{"model_name": "local", "litellm_params": params}])
-    result = check_config(slim_site, tmp_path, config)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "config error: model_list[0].litellm_params.model ('openai/my-model')" in result.stderr
-    assert LITELLM_INSTALL in result.stderr and "Traceback" not in result.stderr
+    for command in ("check-config", "serve"):
+        result = slim_cli(slim_site, tmp_path, config, command)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "config error: model_list[0].litellm_params.model ('openai/my-model')" in result.stderr
+        assert LITELLM_INSTALL in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.fixture
@@ -133,7 +138,7 @@ def test_an_anthropic_wire_config_serves_without_litellm(slim_site: Path, tmp_pa
         {"model_name": "ds", "litellm_params": deepseek},
     ]
     config = write_config(tmp_path, model_list)
-    checked = check_config(slim_site, tmp_path, config)
+    checked = slim_cli(slim_site, tmp_path, config)
     assert checked.returncode == 0, checked.stderr
     assert "config OK" in checked.stdout
     log = tmp_path / "gateway.log"

@@ -19,7 +19,8 @@ COPY gateway ./gateway
 COPY handlers ./handlers
 COPY codegen ./codegen
 COPY deploy/gateway.yaml ./config/gateway.yaml
-RUN pip install --no-cache-dir -e .
+# with the [litellm] extra: the image serves translated backends too (a slim image: drop it)
+RUN pip install --no-cache-dir -e ".[litellm]"
 
 # CONFIG_FILE_PATH selects the config (LiteLLM's variable); compose mounts its own over this one.
 # XDG_DATA_HOME puts the SQLite default, blobs and the vault key under /data/litellm-gateway.

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,15 +23,16 @@ def free_port() -> int:
 
 @contextmanager
 def gateway_process(
-    config: Path, env: Mapping[str, str], log_file: Path | None = None
+    config: Path, env: Mapping[str, str], log_file: Path | None = None, command: Sequence[str] = ()
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """Start the gateway with ``config`` (extra environment ``env``); yields (process, base URL) once healthy.
-    With ``log_file`` the process's output goes there (a pipe nobody reads would stall a chatty gateway)."""
+    With ``log_file`` the process's output goes there (a pipe nobody reads would stall a chatty gateway).
+    ``command`` replaces the console script (e.g. ``python -S -m gateway.cli``)."""
     port = free_port()
     script = Path(sys.executable).with_name("litellm-gateway")
     output = log_file.open("wb") if log_file is not None else subprocess.PIPE
     proc = subprocess.Popen(
-        [str(script), "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
+        [*(command or [str(script)]), "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
         env={**os.environ, **env},
         stdout=output,
         stderr=subprocess.STDOUT,

@@ -5,19 +5,20 @@ optionally ``cache_creation_input_token_cost`` / ``cache_read_input_token_cost``
 input price, cache reads to 0.1 x, Anthropic's ratios). Otherwise the price map shipped with the installed
 ``litellm`` package (``model_prices_and_context_window_backup.json``, read once, without importing litellm) is looked
 up by the upstream model id, then the client's model id (with and without a ``provider/`` prefix). A model found
-nowhere costs 0 (its tokens are still recorded).
+nowhere costs 0 (its tokens are still recorded). A slim install (no ``[litellm]`` extra) has no price map: calls are
+priced from the deployments' prices only, and a warning at start-up says so.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from gateway.extras import LITELLM_INSTALL, litellm_dir
 
 logger = logging.getLogger(__name__)
 PRICE_FILE = "model_prices_and_context_window_backup.json"
@@ -97,10 +98,15 @@ def price_of(entry: Mapping[str, Any]) -> Price | None:
 @functools.cache
 def price_map() -> Mapping[str, Any]:
     """LiteLLM's model price map ({} when litellm is not installed)."""
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or spec.origin is None:
+    package = litellm_dir()
+    if package is None:
+        logger.warning(
+            "LiteLLM's model price map ships with litellm, which this install lacks: calls are priced only from "
+            "model_list prices (input_cost_per_token, output_cost_per_token), others cost 0; %s",
+            LITELLM_INSTALL,
+        )
         return {}
-    path = Path(spec.origin).parent / PRICE_FILE
+    path = package / PRICE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -53,6 +53,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from gateway.extras import MissingExtra
 from gateway.routing.model_ids import EFFORTS, TIERS, tier_of
 from gateway.settings import ConfigError, ValueParser
 
@@ -393,7 +394,11 @@ def _check_providers(deployments: list[Deployment], providers: Callable[[], froz
     translated = [(i, d) for i, d in enumerate(deployments) if d.kind == "litellm"]
     if not translated:
         return
-    known = providers()
+    try:
+        known = providers()
+    except MissingExtra as exc:
+        index, dep = translated[0]
+        raise ConfigError(f"model_list[{index}].litellm_params.model ({dep.litellm_model!r}): {exc}") from None
     for index, dep in translated:
         prefix = dep.litellm_model.split("/", 1)[0] if "/" in dep.litellm_model else ""
         custom = dep.litellm_params.get("custom_llm_provider")

@@ -1,7 +1,9 @@
 """Translated backends: any litellm provider, through litellm's Anthropic-format entry point.
 
 The only module that imports litellm, lazily (the import costs ~2.3 s and ~200 MB): nothing here runs unless a
-``model_list`` entry names a provider other than anthropic/deepseek/mimo/mimo_auto. Facts this relies on
+``model_list`` entry names a provider other than anthropic/deepseek/mimo/mimo_auto. litellm is the ``[litellm]``
+extra: without it such a config is refused (:func:`gateway.extras.require_litellm`, a ConfigError naming the install
+command) by ``check-config`` and at start-up. Facts this relies on
 (../shared/reference/tech-spike.md §(e)):
 
 - ``LITELLM_LOCAL_MODEL_COST_MAP`` must be set before the import, or litellm fetches its cost map from GitHub;
@@ -21,6 +23,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import error_type_for
+from gateway.extras import require_litellm
 from gateway.routing.config import Deployment
 from gateway.upstream.wire import FailedAttempt, retry_after_seconds
 
@@ -37,6 +40,7 @@ def load(deployments: Iterable[Deployment] = ()) -> Any:
     ``openai/*`` requests that carry ``thinking`` to the Responses API, which OpenAI-compatible servers lack."""
     global _LITELLM
     if _LITELLM is None:
+        require_litellm("a translated backend (a model_list provider other than anthropic, deepseek, mimo, mimo_auto)")
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 

@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from bench.fakes import AnthropicFake, OpenAIFake
 from bench.fakes.sse import parse_sse
-from gateway.upstream.tokens import count_input_tokens, counter, tokenizer_dir
+from gateway.upstream.tokens import count_input_tokens, counter, estimate, tokenizer_dir
 from tests.native.conftest import KEY, running_gateway
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -48,6 +48,20 @@ def test_measured_error_against_claudes_tokenizer() -> None:
         assert abs(errors[name]["deepseek"]) < 0.45 and abs(errors[name]["o200k"]) < 0.35
     for name in ("code", "en"):
         assert abs(errors[name]["deepseek"]) < 0.05 and abs(errors[name]["o200k"]) < 0.1
+
+
+def test_the_slim_installs_estimate_against_the_tokenizers() -> None:
+    """The figures of gateway.upstream.tokens.estimate's doc (a slim install's count, printed with -s)."""
+    claude, deepseek = counter("claude"), counter("deepseek")
+    for name in NAMES:
+        text = _text(name)
+        guess = estimate(text)
+        ours, theirs = _relative_error(guess, deepseek(text)), _relative_error(guess, claude(text))
+        print(name, guess, "estimated,", f"{ours:+.0%} vs deepseek, {theirs:+.0%} vs claude")
+        if name in ("code", "en"):
+            assert abs(ours) <= 0.05 and abs(theirs) <= 0.05
+        else:  # CJK: above DeepSeek's count, below Claude's, far nearer than chars / 3.5 (-60% and more)
+            assert 0 < ours < 0.45 and -0.25 < theirs < 0
 
 
 def _deepseek_config(fake: AnthropicFake) -> dict[str, Any]:

@@ -244,8 +244,9 @@ class KeysService:
         while not stopping:
             items: list[_Recorded | None] = []
             wait = FLUSH_SECONDS - (time.monotonic() - flushed_at) if pending else None
-            try:
-                items.append(await asyncio.wait_for(self._queue.get(), timeout=wait))
+            try:  # (asyncio.timeout, not wait_for: no task per wait, which was most of a lone call's cost)
+                async with asyncio.timeout(wait):
+                    items.append(await self._queue.get())
             except TimeoutError:
                 pass
             while not self._queue.empty():

@@ -38,12 +38,12 @@ async def register(store: Store, workspace: str, body: Mapping[str, Any]) -> dic
     bridge = _bridge_doc(body)
     given = body.get("environment_id")
     record = None
-    if isinstance(given, str) and given:
-        if not given.startswith(environments.KIND.prefix + "_"):
-            raise InvalidRequest("environment_id: not an environment id issued by this gateway")
+    if isinstance(given, str) and given.startswith(environments.KIND.prefix + "_"):
         record = await store.get(workspace, environments.KIND.type, given)
         if record is not None and (not is_bridge(record) or record.archived_at is not None):
-            record = None  # a fresh environment is handed back; the client compares the ids
+            record = None
+    # An id this gateway did not issue, an archived or a non-bridge environment: a fresh environment is handed
+    # back, as after a gateway reset; the client compares the ids and registers its sessions again.
 
     if record is None:
         name = f"bridge {bridge.get('machine_name', '')}:{bridge.get('directory', '')} {new_id('b')[-8:]}"

@@ -49,6 +49,10 @@ def test_bridge_session_runs_on_the_worker(gw: Gateway, http: httpx.Client) -> N
     # the secret is the environment's worker credential, nothing more
     assert http.get("/v1/code/sessions", headers={"Authorization": f"Bearer {secret}"}).status_code == 403
     other = bridge.register(machine_name="other-box").json()
+    # an id this gateway never issued (a worker that registered elsewhere, or before a reset): a fresh environment
+    foreign = bridge.register(environment_id="websocket")
+    assert foreign.status_code == 200, foreign.text
+    assert foreign.json()["environment_id"] not in ("websocket", environment_id, other["environment_id"])
     assert bridge.poll(other["environment_id"], secret).status_code == 404
 
     config = {"cwd": "/home/dev/project", "model": "claude-sonnet-5-5"}

@@ -1,31 +1,42 @@
-"""An environment's ``config.packages`` in its cloud sessions: ``pip`` and ``npm`` lists are installed once per
-environment and package list (``<workdir>/.packages/<environment id>-<hash>``), by the executor with the
+"""An environment's ``config.packages`` in its cloud sessions: ``pip``, ``npm`` and ``apt`` lists are installed once
+per environment and package list (``<workdir>/.packages/<environment id>-<hash>``), by the executor with the
 environment's network, on the first call of a session that needs them; sessions then see them read-only
-(``PYTHONPATH``, ``NODE_PATH``, ``PATH``; see ``package_env``).
+(``PYTHONPATH``, ``NODE_PATH``, ``PATH``, ``LD_LIBRARY_PATH``; see ``package_env``).
+
+``apt`` packages are installed without root and without touching the host's system: inside the install sandbox
+(which sees the host's apt configuration, package lists and dpkg status read-only), ``apt-get -s install`` resolves
+what the package needs that the host does not have (``--no-install-recommends``; packages the host has in another
+version are kept at the host's version), ``apt-get download`` fetches those ``.deb`` files (checked against the
+host's signed package lists) into ``apt/debs``, and ``dpkg-deb -x`` unpacks each into ``apt/root``. Maintainer
+scripts do not run (no alternatives, users or generated files), and files are found only through the paths above.
 
 Installing needs the network: ``unrestricted``, or ``limited`` with ``allow_package_managers`` (the registries'
-hosts are then allowed besides ``allowed_hosts``). Otherwise, or when an install fails or a list names a manager this
-gateway cannot run (``apt``, ``cargo``, ``gem``, ``go``: they need root or toolchains the sandbox does not have), the
-call's result is an error naming the packages and the reason, which the model reads, and a ``session.error`` with the
-same message ends the turn (:mod:`gateway.runtime.failures`). Each package is installed by its own ``pip`` / ``npm``
-command, so a failure names the package it stopped at."""
+hosts are then allowed besides ``allowed_hosts``: PyPI, npm, and the hosts of the host's apt sources). Otherwise, or
+when an install fails or a list names a manager this gateway cannot run (``cargo``, ``gem``, ``go``: toolchains the
+sandbox does not have), the call's result is an error naming the packages and the reason, which the model reads, and a
+``session.error`` with the same message ends the turn (:mod:`gateway.runtime.failures`). Each package is installed by
+its own ``pip`` / ``npm`` / ``apt-get`` command, so a failure names the package it stopped at."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
+import re
 import shlex
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.runtime.executor import Executor, Network
 from gateway.runtime.failures import EndsTurn
 
 REGISTRY_HOSTS = ("pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
-UNSUPPORTED = ("apt", "cargo", "gem", "go")
+UNSUPPORTED = ("cargo", "gem", "go")
 DONE = ".installed"
 INSTALL_TIMEOUT_S = 600.0
 #: how much of a failed install's output the model reads
@@ -46,13 +57,28 @@ def lists(environment: Mapping[str, Any] | None) -> dict[str, list[str]]:
     return out
 
 
-def install_network(environment: Mapping[str, Any] | None) -> Network | None:
+@functools.cache
+def apt_hosts() -> tuple[str, ...]:
+    """The hosts of the gateway machine's apt sources (where ``apt-get download`` fetches from)."""
+    try:
+        done = subprocess.run(
+            ["apt-get", "indextargets", "--format", "$(REPO_URI)"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    hosts = {urlsplit(line.strip()).hostname for line in done.stdout.splitlines()}
+    return tuple(sorted(h for h in hosts if h))
+
+
+def install_network(environment: Mapping[str, Any] | None, managers: Iterable[str] = ()) -> Network | None:
     networking = ((environment or {}).get("config") or {}).get("networking") or {}
     if networking.get("type") == "unrestricted":
         return Network("unrestricted")
     if networking.get("type") == "limited" and networking.get("allow_package_managers"):
-        hosts = tuple(str(h) for h in networking.get("allowed_hosts") or [])
-        return Network("limited", hosts + REGISTRY_HOSTS)
+        hosts = tuple(str(h) for h in networking.get("allowed_hosts") or []) + REGISTRY_HOSTS
+        if "apt" in managers:
+            hosts += apt_hosts()
+        return Network("limited", hosts)
     return None
 
 
@@ -60,7 +86,35 @@ INSTALLERS = {
     "pip": "python3 -m pip install --no-cache-dir --disable-pip-version-check --no-input "
     '--target "$GW_PACKAGES/python" {name}',
     "npm": 'npm install --no-audit --no-fund --no-save --prefix "$GW_PACKAGES/node" {name}',
+    "apt": "__gw_apt {name}",
 }
+#: an apt package as ``apt-get install`` takes it: ``name``, ``name:arch``, ``name=version``, ``name/release``
+APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?([=/][A-Za-z0-9.+~:_-]+)?$")
+#: the install script's apt step (see the module's doc): resolve against the host, download, unpack
+APT_STEP = r"""
+__gw_apt() {
+  local a="$GW_PACKAGES/apt" plan deb
+  local -a o=(-q -o "Dir::Cache=$a/cache" -o Debug::NoLocking=1)
+  command -v apt-get >/dev/null || { echo "apt-get is not installed on the gateway's machine"; return 1; }
+  mkdir -p "$a/cache" "$a/debs" "$a/root" "$a/new" || return 1
+  if ! plan=$(apt-get "${o[@]}" -s --no-install-recommends install "$1" 2>&1); then
+    printf '%s
+' "$plan" | grep -E '^(E|W):' || printf '%s
+' "$plan" | tail -n 20
+    compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null ||
+      echo "the apt package lists of the gateway's machine are empty: run apt-get update there"
+    return 1
+  fi
+  plan=$(printf '%s
+' "$plan" | awk '$1 == "Inst" && $3 !~ /^\[/ { v = $3; sub(/^\(/, "", v); print $2 "=" v }')
+  if [ -z "$plan" ]; then echo "apt $1: nothing to install (the host has it)"; return 0; fi
+  (cd "$a/new" && apt-get "${o[@]}" download $plan) || return 1
+  for deb in "$a"/new/*.deb; do
+    dpkg-deb -x "$deb" "$a/root" && mv -f "$deb" "$a/debs/" || return 1
+  done
+  echo "apt $1: installed" $plan
+}
+"""
 #: printed by the install script before it stops: ``<marker> <manager> <package>``
 FAILED = "__gw_install_failed__"
 
@@ -71,7 +125,10 @@ def command(wanted: Mapping[str, list[str]]) -> str:
         bad = [n for n in listed if n.startswith("-")]
         if bad:
             raise PackagesUnavailable(f"{manager} package {bad[0]!r}: package names may not start with '-'")
-    steps = []
+        bad = [n for n in listed if manager == "apt" and not APT_NAME.match(n)]
+        if bad:
+            raise PackagesUnavailable(f"apt package {bad[0]!r} is not a Debian package name (name[:arch][=version])")
+    steps = [APT_STEP] if wanted.get("apt") else []
     for manager, template in INSTALLERS.items():
         for name in wanted.get(manager, []):
             quoted = shlex.quote(name)
@@ -103,9 +160,10 @@ class Packages:
         if unsupported:
             named = "; ".join(f"{m}: {', '.join(wanted[m])}" for m in unsupported)
             raise PackagesUnavailable(
-                f"the environment's packages ({named}) cannot be installed: this gateway installs pip and npm "
-                "packages only (apt needs root in the sandbox, cargo/gem/go toolchains it does not have); remove "
-                "them from config.packages, or run the session on a self_hosted environment whose worker has them"
+                f"the environment's packages ({named}) cannot be installed: this gateway installs pip, npm and apt "
+                "packages only (cargo, gem and go need toolchains its sandbox does not have); remove them from "
+                "config.packages (an apt package of the program may do), or run the session on a self_hosted "
+                "environment whose worker has them"
             )
         digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
         directory = self.root / f"{environment_id}-{digest}"
@@ -113,7 +171,7 @@ class Packages:
         async with lock:
             if await asyncio.to_thread((directory / DONE).exists):
                 return directory
-            network = install_network(environment)
+            network = await asyncio.to_thread(install_network, environment, wanted)
             if network is None:
                 named = ", ".join(f"{m} {n!r}" for m, names in wanted.items() for n in names)
                 raise PackagesUnavailable(

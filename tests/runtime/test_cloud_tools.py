@@ -9,6 +9,8 @@ import base64
 import functools
 import hashlib
 import http.server
+import ipaddress
+import socket
 import subprocess
 import threading
 import time
@@ -21,6 +23,7 @@ import anthropic
 import pytest
 
 from bench.fakes import AnthropicFake, Behavior, Text, ToolUse
+from gateway.runtime import packages
 from tests.gateway_process import gateway_process
 from tests.runtime import scenarios
 from tests.runtime.conftest import KEY, Gateway, write_config
@@ -316,6 +319,68 @@ def test_pip_packages_are_installed_once_per_environment_when_networking_allows(
     gw.idle(session_id, timeout=60)
     [(_name, is_error, text)] = _results(gw, session_id)
     assert is_error and "allow_package_managers" in text
+
+
+def _not_on_host(*packages: str) -> None:
+    for name in packages:
+        done = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", name], capture_output=True, text=True)
+        assert "installed" not in done.stdout.split(), f"{name} is installed on this machine: pick another package"
+
+
+@pytest.fixture
+def apt_gateway(sqlite: dict[str, Any], tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway whose egress proxy may reach this machine's apt sources even where they resolve to a non-public
+    address (a local mirror: on the build machines deb.debian.org answers from 203.0.113.80), as an operator would
+    configure it with ``egress_allowed_networks``."""
+    addresses = {info[4][0] for host in packages.apt_hosts() for info in socket.getaddrinfo(host, 80)}
+    local = sorted(f"{a}/{128 if ':' in a else 32}" for a in addresses if not ipaddress.ip_address(a).is_global)
+    yield from _gateway(sqlite, tmp_path, {"tool_timeout_s": 20, "egress_allowed_networks": local})
+
+
+def test_apt_packages_are_downloaded_and_unpacked_once_per_environment(apt_gateway: Gateway) -> None:
+    """A real Debian package (and the library it needs that this machine lacks) from the machine's apt sources
+    through the egress proxy, as .ci/run's ``apt-get install``: no registry, no pass."""
+    gw = apt_gateway
+    _not_on_host("qrencode", "libqrencode4")
+    allowed = {"type": "limited", "allowed_hosts": [], "allow_package_managers": True}
+    config: dict[str, Any] = {"type": "cloud", "networking": allowed, "packages": {"apt": ["qrencode"]}}
+    env = gw.sdk.beta.environments.create(name="with-apt", config=config)  # type: ignore[arg-type]
+    agent = gw.sdk.beta.agents.create(name="coder", model="claude-haiku-5-5", tools=[TOOLSET])  # type: ignore[list-item]
+    sessions = [gw.sdk.beta.sessions.create(agent=agent.id, environment_id=env.id).id for _ in range(2)]
+    draw = "command -v qrencode; qrencode -t ASCII -o - gw | grep -c '##'"
+    probe = {"command": f"{draw}; touch /usr/x /opt/gw-packages/x"}
+    for session_id in sessions:
+        gw.fake.script(Behavior(content=[ToolUse("bash", probe)]), Behavior(content=[Text("done")]))
+        _say(gw, session_id, "make a QR code")
+        events = gw.idle(session_id, timeout=300)
+        assert "session.error" not in [e.type for e in events], [e.error for e in events if e.type == "session.error"]
+        [(name, is_error, text)] = _results(gw, session_id)
+        lines = text.splitlines()
+        assert name == "bash" and lines[0] == "/opt/gw-packages/apt/root/usr/bin/qrencode", text
+        assert int(lines[1]) >= 17, text  # a version-1 code (21 rows, most with a dark run) drawn by the library
+        assert is_error and "Read-only file system" in text  # neither the host nor the packages are writable
+        if session_id == sessions[0]:
+            [installed] = list((gw.tmp / "sessions" / ".packages").iterdir())
+            stamp = (installed / ".installed").stat().st_mtime
+    assert (installed / ".installed").stat().st_mtime == stamp  # the second session reused the install
+    debs = sorted(p.name.split("_")[0] for p in (installed / "apt" / "debs").iterdir())
+    assert debs == ["libqrencode4", "qrencode"]  # the dependency the host lacks came along
+
+    # a package the registry does not have, and a manager this gateway does not run: a session.error each
+    for listed, expected in (
+        ({"apt": ["gw-no-such-package"]}, ["gw-no-such-package", "Unable to locate package"]),
+        ({"cargo": ["ripgrep"]}, ["cargo: ripgrep", "toolchains"]),
+    ):
+        config = {"type": "cloud", "networking": allowed, "packages": listed}
+        env = gw.sdk.beta.environments.create(name=f"bad-{time.monotonic_ns()}", config=config)  # type: ignore[arg-type]
+        session_id = gw.sdk.beta.sessions.create(agent=agent.id, environment_id=env.id).id
+        gw.fake.script(Behavior(content=[ToolUse("bash", probe)]))  # the error ends the turn: no second request
+        _say(gw, session_id, "try")
+        events = gw.idle(session_id, timeout=120)
+        [(_name, is_error, text)] = _results(gw, session_id)
+        error = next(e for e in events if e.type == "session.error").error
+        assert is_error and all(part in text and part in error.message for part in expected), error.message
+        assert error.retry_status.type == "exhausted" and [e.type for e in events][-1] == "session.status_idle"
 
 
 def test_symlinks_do_not_carry_the_file_tools_out_of_the_session_directory(cloud_gateway: Gateway) -> None:

@@ -10,8 +10,10 @@ also reach (or file tools that go through ``run``), ``run`` one ``exec`` in the 
 
 from __future__ import annotations
 
+import platform
 import re
 import shutil
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -91,13 +93,19 @@ class Executor(Protocol):
         ...
 
 
-def package_env(root: str) -> dict[str, str]:
-    """Where commands find an environment's packages installed under ``root`` (pip ``--target``, npm ``--prefix``)."""
-    return {
-        "PYTHONPATH": f"{root}/python",
-        "NODE_PATH": f"{root}/node/node_modules",
-        "GW_PATH_PREFIX": f"{root}/python/bin:{root}/node/node_modules/.bin",
-    }
+def package_env(root: str, *, apt: bool = False) -> dict[str, str]:
+    """Where commands find an environment's packages installed under ``root`` (pip ``--target``, npm ``--prefix``;
+    with ``apt``, the ``.deb`` files unpacked at ``root/apt/root``: its program and library directories)."""
+    path = f"{root}/python/bin:{root}/node/node_modules/.bin"
+    env = {"PYTHONPATH": f"{root}/python", "NODE_PATH": f"{root}/node/node_modules"}
+    if apt:
+        prefix = f"{root}/apt/root"
+        path += "".join(f":{prefix}{d}" for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"))
+        path += f":{prefix}/usr/games"
+        triplet = sysconfig.get_config_var("MULTIARCH") or f"{platform.machine()}-linux-gnu"
+        libs = (f"/usr/lib/{triplet}", f"/lib/{triplet}", "/usr/lib", "/lib")
+        env["LD_LIBRARY_PATH"] = ":".join(prefix + d for d in libs)
+    return env | {"GW_PATH_PREFIX": path}
 
 
 def session_dir(workdir: Path, session_id: str) -> Path:

@@ -40,7 +40,7 @@ class ProcessExecutor:
         shell.prepare(state, command)
         env = {"PATH": PATH, "HOME": str(root), "LANG": "C.UTF-8", "TERM": "dumb"}
         if packages is not None:
-            env |= package_env(str(packages))
+            env |= package_env(str(packages), apt=(packages / "apt").is_dir())
         limits = replace(self.limits, timeout_s=timeout_s)
         argv = ["/bin/bash", "--noprofile", "--norc", "-c", shell.script(str(state), str(root))]
         # RLIMIT_NPROC counts all of the gateway user's processes here, so it is not set (see the README)

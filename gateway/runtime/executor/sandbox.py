@@ -43,6 +43,9 @@ UID_RANGE = 100_000
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 PYTHON = "/usr/bin/python3"
+#: the host's apt package lists and dpkg status, which package installs see read-only (``apt-get`` resolves and
+#: downloads with them; nothing is installed on the host)
+APT_STATE = ("/var/lib/apt", "/var/lib/dpkg")
 
 
 def bwrap() -> str | None:
@@ -75,6 +78,12 @@ class SandboxExecutor:
         #: the proxies' sockets: a short path of its own (a Unix socket path has at most 107 bytes)
         self.sockets: Path | None = None
         self.hosts: dict[str, tuple[str, ...]] = {}
+        #: package installs see the host's apt state read-only (for apt-get, gateway/runtime/packages.py)
+        self.apt_state: list[str] = []
+        for path in (p for p in APT_STATE if os.path.isdir(p)):
+            if not self.apt_state:
+                self.apt_state += ["--perms", "0755", "--dir", "/var", "--perms", "0755", "--dir", "/var/lib"]
+            self.apt_state += ["--ro-bind", path, path]
 
     # --- the session's directory --------------------------------------------------------------------------------
     def uid(self, session_id: str) -> int | None:
@@ -121,7 +130,7 @@ class SandboxExecutor:
         env = {"HOME": ROOT}
         if packages is not None:
             binds += ["--ro-bind", str(packages), PACKAGES]
-            env |= package_env(PACKAGES)
+            env |= package_env(PACKAGES, apt=(packages / "apt").is_dir())
         program = shell.script(STATE, ROOT)
         return await self._call(session_id, binds, ROOT, program, env, network, timeout_s, self.uid(session_id))
 
@@ -132,6 +141,7 @@ class SandboxExecutor:
         if uid is not None:
             os.chown(directory, uid, uid)
         binds = ["--bind", str(directory), PACKAGES]
+        binds += self.apt_state
         env = {"HOME": "/tmp", "GW_PACKAGES": PACKAGES}
         return await self._call(key, binds, PACKAGES, command, env, network, timeout_s, uid)
 

@@ -108,7 +108,10 @@ __gw_apt() {
   plan=$(printf '%s
 ' "$plan" | awk '$1 == "Inst" && $3 !~ /^\[/ { v = $3; sub(/^\(/, "", v); print $2 "=" v }')
   if [ -z "$plan" ]; then echo "apt $1: nothing to install (the host has it)"; return 0; fi
-  (cd "$a/new" && apt-get "${o[@]}" download $plan) || return 1
+  if ! (cd "$a/new" && apt-get "${o[@]}" download $plan); then
+    echo "(a 404 means the apt package lists of the gateway's machine are out of date: run apt-get update there)"
+    return 1
+  fi
   for deb in "$a"/new/*.deb; do
     dpkg-deb -x "$deb" "$a/root" && mv -f "$deb" "$a/debs/" || return 1
   done

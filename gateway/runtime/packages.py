@@ -98,15 +98,12 @@ __gw_apt() {
   command -v apt-get >/dev/null || { echo "apt-get is not installed on the gateway's machine"; return 1; }
   mkdir -p "$a/cache" "$a/debs" "$a/root" "$a/new" || return 1
   if ! plan=$(apt-get "${o[@]}" -s --no-install-recommends install "$1" 2>&1); then
-    printf '%s
-' "$plan" | grep -E '^(E|W):' || printf '%s
-' "$plan" | tail -n 20
+    printf '%s\n' "$plan" | grep -E '^(E|W):' || printf '%s\n' "$plan" | tail -n 20
     compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null ||
       echo "the apt package lists of the gateway's machine are empty: run apt-get update there"
     return 1
   fi
-  plan=$(printf '%s
-' "$plan" | awk '$1 == "Inst" && $3 !~ /^\[/ { v = $3; sub(/^\(/, "", v); print $2 "=" v }')
+  plan=$(printf '%s\n' "$plan" | awk '$1 == "Inst" && $3 !~ /^\[/ { v = $3; sub(/^\(/, "", v); print $2 "=" v }')
   if [ -z "$plan" ]; then echo "apt $1: nothing to install (the host has it)"; return 0; fi
   if ! (cd "$a/new" && apt-get "${o[@]}" download $plan); then
     echo "(a 404 means the apt package lists of the gateway's machine are out of date: run apt-get update there)"

@@ -1,16 +1,20 @@
-"""Report how much schemathesis exercised: operations and generated cases (shown in CI output)."""
+"""Each test attaches the schemathesis cases it generated to its report (``user_properties``); the suite-wide
+``tests/conftest.py`` adds them up in the process that reports, so the count is right under test workers too."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+
 import pytest
 
-from tests.contract._stats import SCHEMATHESIS_CASES
+from tests.contract._stats import PROPERTY, SCHEMATHESIS_CASES
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SCHEMATHESIS_CASES:
-        total = sum(SCHEMATHESIS_CASES.values())
-        terminalreporter.write_line(
-            f"schemathesis: {len(SCHEMATHESIS_CASES)} operations, {total} generated cases (all checks; planned "
-            "operations excused from not_a_server_error only, the WebSocket one from positive_data_acceptance only)"
-        )
+@pytest.fixture(autouse=True)
+def _count_cases(request: pytest.FixtureRequest) -> Iterator[None]:
+    before = Counter(SCHEMATHESIS_CASES)
+    yield
+    generated = SCHEMATHESIS_CASES - before
+    if generated:
+        request.node.user_properties.append((PROPERTY, dict(generated)))

@@ -8,6 +8,7 @@ a venv made once per test run under ``.venv-sdk-2.14``)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.server
 import json
 import os
@@ -163,10 +164,13 @@ def old_sdk_python() -> Path:
     venv = ROOT / ".venv-sdk-2.14"
     python = venv / "bin" / "python"
     probe = [str(python), "-c", "import anthropic; print(anthropic.__version__)"]
-    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OLD_SDK:
-        return python
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", f"anthropic=={OLD_SDK}"], check=True)
+    # test workers (pytest-xdist) build it once: the first takes the lock, the others find it made
+    with open(ROOT / ".venv-sdk-2.14.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OLD_SDK:
+            return python
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"anthropic=={OLD_SDK}"], check=True)
     return python
 
 

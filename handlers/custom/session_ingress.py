@@ -33,7 +33,7 @@ def _entry_validator() -> jsonschema_rs.Validator:
     return compiled_validator(load_spec(DEFAULT_SPEC_PATH)["components"]["schemas"][ENTRY_SCHEMA])
 
 
-def is_transcript_entry(payload: Mapping[str, Any]) -> bool:
+def _is_transcript_entry(payload: Mapping[str, Any]) -> bool:
     """Whether ``payload`` has the transcript-entry shape of the contract (every PUT entry has: it was validated)."""
     return bool(_entry_validator().is_valid(dict(payload)))
 
@@ -44,7 +44,7 @@ async def get_log(session_id: str, after_last_compact: bool = False, **_: Any) -
     is left out here (the v1 reader expects entries) and stays readable through teleport-events and the worker's
     internal-events read."""
     found = await code_ingress.loglines(store(), workspace(), session_id, after_last_compact=bool(after_last_compact))
-    return {"loglines": [entry for entry in found["loglines"] if is_transcript_entry(entry)]}
+    return {"loglines": [entry for entry in found["loglines"] if _is_transcript_entry(entry)]}
 
 
 async def append_log(session_id: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:

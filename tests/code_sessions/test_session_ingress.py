@@ -175,6 +175,11 @@ def test_v2_events_are_the_sessions_events(gw: Gateway, http: httpx.Client) -> N
     texts = [e.content[0].text for e in sdk_events if e.type == "agent.message"]  # type: ignore[union-attr]
     assert texts == ["The test passes now."]
     assert gw.sdk.beta.sessions.retrieve(sdk_id).status == "idle"
+    # a message type with a NUL (any string is an SDK message type here): stored as sent, on PostgreSQL too (its text
+    # column refused the NUL: a 500)
+    odd = {"type": "x\u0000y", "uuid": "n-1"}
+    assert ingress.post_events(code_id, odd).status_code == 200
+    assert [e["payload"] for e in Viewer(http, TOKEN).all_events(code_id) if e["source"] == "worker"][-1] == odd
 
 
 def test_scope_and_errors(gw: Gateway, http: httpx.Client) -> None:

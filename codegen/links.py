@@ -5,7 +5,13 @@ response has the created item's id (``id``, a property named like the item's pat
 required wrapper object such as the code sessions' ``{session: {id}}``). Every operation under
 ``<collection>/{param}`` whose other path parameters the create request already has gets a link: ``param`` from that
 id in ``$response.body``, the others from ``$request.path.<name>``. Clients and schemathesis' stateful phase follow
-them (create -> retrieve / update / archive / delete / children)."""
+them (create -> retrieve / update / archive / delete / children).
+
+Two declared additions: :data:`MOUNTS`, other paths that address a collection's items by the same id (session
+ingress addresses code sessions), whose operations a create links to as if they were under the collection; and
+:data:`PRECONDITIONS`, a request header naming the state a write expects (``Last-Uuid``): the write links to itself
+after a success (the value it just wrote) and after a 409 (the value the conflict names, the client's
+adopt-and-retry loop)."""
 
 from __future__ import annotations
 
@@ -38,6 +44,27 @@ def _success(op: Doc) -> tuple[str, Doc] | None:
 def _streams(op: Doc) -> bool:
     found = _success(op)
     return found is not None and "text/event-stream" in (found[1].get("content") or {})
+
+
+#: path prefix -> the collection whose items it addresses by the same id: ``/v1/session_ingress/session/{id}`` and
+#: ``/v2/session_ingress/session/{id}/events`` take the id of a code session (``POST /v1/code/sessions``)
+MOUNTS = {
+    "/v1/session_ingress/session": "/v1/code/sessions",
+    "/v2/session_ingress/session": "/v1/code/sessions",
+}
+
+#: request header naming the state a write expects -> (the request body's field that becomes that state after a
+#: success, the 409 response's header naming the current state): ``Last-Uuid`` of the transcript append
+PRECONDITIONS = {"Last-Uuid": ("uuid", "x-last-uuid")}
+
+
+def _item_param(path: str, target_path: str) -> str | None:
+    """The parameter naming an item of the collection at ``path`` in ``target_path`` (under it or a mount)."""
+    for prefix in [path] + [mount for mount, collection in MOUNTS.items() if collection == path]:
+        match = re.match(re.escape(prefix) + r"/\{([^}]+)\}(/|$)", target_path)
+        if match is not None:
+            return match.group(1)
+    return None
 
 
 def _id_pointer(doc: Doc, response: Doc, item: str) -> str | None:
@@ -116,14 +143,13 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
         known = set(_PARAM.findall(path))
         links: dict[str, Doc] = {}
         for _m, target_path, target in ops.values():
-            match = re.match(re.escape(path) + r"/\{([^}]+)\}(/|$)", target_path)
-            if match is None or target.get("x-websocket") or target.get("x-implementation") != "custom":
+            item = _item_param(path, target_path)
+            if item is None or target.get("x-websocket") or target.get("x-implementation") != "custom":
                 continue
             if _streams(target):  # an SSE stream does not end: no link to follow in a scenario
                 continue
             if _needs(doc, target):  # it needs a value the create does not hand out (see handoff_links)
                 continue
-            item = match.group(1)
             needed = set(_PARAM.findall(target_path)) - {item}
             pointer = _id_pointer(doc, found[1], item)
             if not needed <= known or pointer is None:
@@ -137,31 +163,67 @@ def expected_links(doc: Doc) -> dict[str, dict[str, Doc]]:
             out[op["operationId"]] = links
     for source, links in handoff_links(doc).items():
         out[source] = {**out.get(source, {}), **links}
+    for source, by_status in precondition_links(doc).items():
+        out[source] = {**out.get(source, {}), **by_status.get("success", {})}
+    return out
+
+
+def precondition_links(doc: Doc) -> dict[str, dict[str, dict[str, Doc]]]:
+    """operationId of each write with a :data:`PRECONDITIONS` header -> ``"success"`` or ``"409"`` -> its link to
+    itself: after the success the header is the request body's field, after a 409 whose response documents the
+    conflict header it is that header's value; the path parameters are the request's own."""
+    out: dict[str, dict[str, dict[str, Doc]]] = {}
+    for _method, path, op in operations(doc).values():
+        if _success(op) is None or op.get("x-implementation") != "custom":
+            continue
+        oid = op["operationId"]
+        parameters = [_resolve(doc, p) for p in op.get("parameters") or []]
+        headers = {p.get("name") for p in parameters if isinstance(p, dict) and p.get("in") == "header"}
+        body = set(_json_schema(doc, _resolve(doc, op.get("requestBody"))).get("properties") or {})
+        conflict = (op.get("responses") or {}).get("409")
+        conflict_headers = set(conflict.get("headers") or {}) if isinstance(conflict, dict) else set()
+        own = {name: f"$request.path.{name}" for name in sorted(_PARAM.findall(path))}
+        for header, (field, conflict_header) in PRECONDITIONS.items():
+            if header not in headers:
+                continue
+            if field in body:
+                after = {**own, f"header.{header}": f"$request.body#/{field}"}
+                out.setdefault(oid, {})["success"] = {oid: {"operationId": oid, "parameters": after}}
+            if conflict_header in conflict_headers:
+                adopt = {**own, f"header.{header}": f"$response.header.{conflict_header}"}
+                out.setdefault(oid, {})["409"] = {oid: {"operationId": oid, "parameters": adopt}}
+    return out
+
+
+def _expected_by_response(doc: Doc) -> list[tuple[Doc, dict[str, Doc] | None]]:
+    """Every inline response of an operation that may carry links, with the links it should carry (or None)."""
+    expected = expected_links(doc)
+    conflicts = {oid: by.get("409") for oid, by in precondition_links(doc).items()}
+    out: list[tuple[Doc, dict[str, Doc] | None]] = []
+    for _method, _path, op in operations(doc).values():
+        found = _success(op)
+        if found is None:
+            continue
+        oid = op.get("operationId", "")
+        out.append((found[1], expected.get(oid)))
+        conflict = (op.get("responses") or {}).get("409")
+        if isinstance(conflict, dict) and "$ref" not in conflict:
+            out.append((conflict, conflicts.get(oid)))
     return out
 
 
 def apply(doc: Doc) -> int:
     """Write the expected links into ``doc`` (replacing any previous ones); the number of links."""
-    expected = expected_links(doc)
     total = 0
-    for _method, _path, op in operations(doc).values():
-        found = _success(op)
-        if found is None:
-            continue
-        links = expected.get(op.get("operationId", ""))
+    for response, links in _expected_by_response(doc):
         if links:
-            found[1]["links"] = links
+            response["links"] = links
             total += len(links)
         else:
-            found[1].pop("links", None)
+            response.pop("links", None)
     return total
 
 
 def stale(doc: Doc) -> bool:
     """Whether ``doc``'s links differ from the expected ones."""
-    expected = expected_links(doc)
-    for _method, _path, op in operations(doc).values():
-        found = _success(op)
-        if found is not None and found[1].get("links") != expected.get(op.get("operationId", "")):
-            return True
-    return False
+    return any(response.get("links") != links for response, links in _expected_by_response(doc))

@@ -26,7 +26,9 @@ def _blocks(content: Any, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def _hidden(payload: Mapping[str, Any], source: str) -> dict[str, Any]:
-    kind = str(payload.get("type") or "unknown")[:40]
+    # the stored type is a label in a text column, where PostgreSQL refuses a NUL (the payload keeps it: the document
+    # is stored through gateway.storage.jsoncodec)
+    kind = str(payload.get("type") or "unknown")[:40].replace("\x00", "")
     return {
         "type": HIDDEN_PREFIX + kind,
         "session_thread_id": HIDDEN_THREAD,

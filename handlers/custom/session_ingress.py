@@ -3,15 +3,22 @@ gateway.storage.code_ingress (transcript entries and SDK messages on the code se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
+import jsonschema_rs
 from connexion import request
 
 from gateway.planned import planned
+from gateway.settings import DEFAULT_SPEC_PATH
+from gateway.spec import load_spec
 from gateway.storage import code_ingress
 from gateway.storage.service import store, workspace
+from gateway.validation import compiled_validator
 
 ACK: dict[str, Any] = {}
+ENTRY_SCHEMA = "ClaudeAiTranscriptEntry"
 
 websocket = planned(
     "custom.session_ingress.websocket",
@@ -20,9 +27,24 @@ websocket = planned(
 )
 
 
+@cache
+def _entry_validator() -> jsonschema_rs.Validator:
+    """The contract's transcript-entry schema, validated as request bodies are (formats included)."""
+    return compiled_validator(load_spec(DEFAULT_SPEC_PATH)["components"]["schemas"][ENTRY_SCHEMA])
+
+
+def _is_transcript_entry(payload: Mapping[str, Any]) -> bool:
+    """Whether ``payload`` has the transcript-entry shape of the contract (every PUT entry has: it was validated)."""
+    return bool(_entry_validator().is_valid(dict(payload)))
+
+
 async def get_log(session_id: str, after_last_compact: bool = False, **_: Any) -> dict[str, Any]:
-    """GET /v1/session_ingress/session/{session_id}"""
-    return await code_ingress.loglines(store(), workspace(), session_id, after_last_compact=bool(after_last_compact))
+    """GET /v1/session_ingress/session/{session_id}: the PUT entries and the CCR v2 worker's internal events of the
+    session; a worker's event whose payload is not a transcript entry (the worker protocol takes any SDK message)
+    is left out here (the v1 reader expects entries) and stays readable through teleport-events and the worker's
+    internal-events read."""
+    found = await code_ingress.loglines(store(), workspace(), session_id, after_last_compact=bool(after_last_compact))
+    return {"loglines": [entry for entry in found["loglines"] if _is_transcript_entry(entry)]}
 
 
 async def append_log(session_id: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -104,6 +104,12 @@ def test_transcript_append_with_last_uuid(gw: Gateway, http: httpx.Client) -> No
     assert [e["payload"].get("uuid") for e in internal] == ["u-1", "u-2", "u-3", None, "u-4"]
     sdk_id = "sesn_" + code_id.removeprefix("cse_")
     assert ingress.log(sdk_id).json()["loglines"] == lines
+    # a worker's internal event that is not a transcript entry (the worker protocol takes any SDK message): left out
+    # of the v1 read, whose answer must be entries (it was a 500 with response validation on), still the worker's
+    odd = {"payload": {"type": "x", "uuid": "w-1", "parentUuid": 5, "timestamp": "yesterday"}}
+    assert worker.internal(odd).status_code == 200
+    assert ingress.log(code_id).json()["loglines"] == lines
+    assert [e["payload"].get("uuid") for e in worker.read_internal().json()["data"]][-1] == "w-1"
 
 
 def test_after_last_compact_and_teleport_pages(gw: Gateway, http: httpx.Client) -> None:
@@ -169,6 +175,11 @@ def test_v2_events_are_the_sessions_events(gw: Gateway, http: httpx.Client) -> N
     texts = [e.content[0].text for e in sdk_events if e.type == "agent.message"]  # type: ignore[union-attr]
     assert texts == ["The test passes now."]
     assert gw.sdk.beta.sessions.retrieve(sdk_id).status == "idle"
+    # a message type with a NUL (any string is an SDK message type here): stored as sent, on PostgreSQL too (its text
+    # column refused the NUL: a 500)
+    odd = {"type": "x\u0000y", "uuid": "n-1"}
+    assert ingress.post_events(code_id, odd).status_code == 200
+    assert [e["payload"] for e in Viewer(http, TOKEN).all_events(code_id) if e["source"] == "worker"][-1] == odd
 
 
 def test_scope_and_errors(gw: Gateway, http: httpx.Client) -> None:
@@ -177,6 +188,11 @@ def test_scope_and_errors(gw: Gateway, http: httpx.Client) -> None:
     assert other.log(code_id).status_code == 404  # another session's token
     assert other.put(code_id, _entry("x", None, "x"), None).status_code == 404
     assert other.http.get("/v1/agents", headers=other.headers()).status_code == 403  # ingress token, not a key
+    # a uuid that could not come back in x-last-uuid (a header is visible ASCII) is refused, not stored (it was
+    # stored, and the next 409 was a 500)
+    refused = ingress.put(code_id, _entry("naïve-☃", None, "x"), None)
+    assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
+    assert ingress.log(code_id).json() == {"loglines": []}
     missing = ingress.log("cse_01NoSuchSessionNoSuchSession")
     assert missing.status_code == 404 and missing.json()["type"] == "error"
     assert Viewer(http, TOKEN).archive(other_id).status_code == 200

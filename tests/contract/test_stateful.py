@@ -4,7 +4,9 @@ Scenarios start at a create operation and follow the spec's OpenAPI links (``pyt
 operations on the created item: retrieve, update, archive, delete, its children. Every check is on for every step;
 operations still ``x-planned`` (501 by design) are left out of the state machine, not excused from checks. The
 number of linked operations reached with a 2xx is asserted (at least a third of them), so broken links (for example
-creates that no longer return an ``id``) fail the test instead of silently testing nothing."""
+creates that no longer return an ``id``) fail the test instead of silently testing nothing. The session-ingress part
+asserts more: every one of its operations reached with a 2xx, and the ``Last-Uuid`` loop both ways (an append naming
+the entry it just wrote, and an append adopting the ``x-last-uuid`` of a 409, each answered 200)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import re
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import schemathesis
@@ -58,13 +60,43 @@ def _planned(ctx: Any) -> bool:
 # The claude.ai code-session surface runs as a state machine of its own: its create always succeeds with random
 # bodies and has many links, so in one machine with the other resources it took every scenario (the derandomized
 # root choice kept returning to it) and the other resources went untested. Each part keeps every check.
-CODE = r"custom\.(code_sessions|code_session_worker|environment_bridge)\."
-PARTS = {"resources": (r"^custom\.", CODE), "code_sessions": ("^" + CODE, None)}
+# Session ingress is in the code-session machine too (its writes and the worker's reads share the session's events),
+# but there its operations are 4 of the create's 16 links and an append after an append is rare; so it also runs in
+# a small machine of its own (the create and the ingress operations) with longer scenarios, where the Last-Uuid loop
+# is reached (30 x 10 steps; 20 x 10 or 24 x 8 missed one of its two ways).
+CODE = r"custom\.(code_sessions|code_session_worker|environment_bridge|session_ingress)\."
+INGRESS = r"^custom\.(code_sessions\.create$|session_ingress\.)"
+APPEND = "custom.session_ingress.append_log"
+
+
+class Part(NamedTuple):
+    include: str
+    exclude: str | None
+    scenarios: int
+    steps: int
+
+
+PARTS = {
+    "resources": Part(r"^custom\.", CODE, SCENARIOS, 6),
+    "code_sessions": Part("^" + CODE, None, SCENARIOS, 6),
+    "session_ingress": Part(INGRESS, None, max(10, SCENARIOS // 5), 10),
+}
 
 
 def _in_part(operation_id: str, part: str) -> bool:
-    include, exclude = PARTS[part]
+    include, exclude = PARTS[part].include, PARTS[part].exclude
     return re.match(include, operation_id) is not None and (exclude is None or re.match(exclude, operation_id) is None)
+
+
+def _last_uuid_step(case: Case, response: Response, conflicts: set[str], loop: Counter[str]) -> None:
+    """Count an append's ``Last-Uuid`` outcome: a 409's ``x-last-uuid`` goes into ``conflicts``; a 200 to an append
+    that named one of them is ``adopted`` (the client's retry), to one naming another entry ``chained``."""
+    sent = {name.lower(): value for name, value in (case.headers or {}).items()}.get("last-uuid")
+    named = response.headers.get("x-last-uuid")
+    if response.status_code == 409 and named:
+        conflicts.add(named[0])
+    elif response.status_code == 200 and sent:
+        loop["adopted" if sent in conflicts else "chained"] += 1
 
 
 @pytest.mark.fuzz
@@ -79,12 +111,14 @@ def test_links_from_creates(database: str, part: str, tmp_path: Path) -> None:
         }
         schema = (
             schemathesis.openapi.from_asgi("/openapi.json", create_app(settings_from_mapping(doc)), config=CONFIG)
-            .include(operation_id_regex=PARTS[part][0])
+            .include(operation_id_regex=PARTS[part].include)
             .exclude(func=_planned)
         )
-        if PARTS[part][1] is not None:
-            schema = schema.exclude(operation_id_regex=PARTS[part][1])
+        if PARTS[part].exclude is not None:
+            schema = schema.exclude(operation_id_regex=PARTS[part].exclude)
         reached: Counter[str] = Counter()
+        conflicts: set[str] = set()
+        loop: Counter[str] = Counter()
 
         class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
             def get_call_kwargs(self, case: Case) -> dict[str, Any]:
@@ -105,11 +139,13 @@ def test_links_from_creates(database: str, part: str, tmp_path: Path) -> None:
                 STATUSES[(case.operation.definition.raw["operationId"], response.status_code)] += 1
                 if response.status_code < 300:
                     reached[case.operation.definition.raw["operationId"]] += 1
+                if case.operation.definition.raw["operationId"] == APPEND:
+                    _last_uuid_step(case, response, conflicts, loop)
 
         Scenarios.run(
             settings=settings(
-                max_examples=SCENARIOS,
-                stateful_step_count=6,
+                max_examples=PARTS[part].scenarios,
+                stateful_step_count=PARTS[part].steps,
                 deadline=None,
                 suppress_health_check=list(HealthCheck),
                 derandomize=True,
@@ -131,3 +167,12 @@ def test_links_from_creates(database: str, part: str, tmp_path: Path) -> None:
         f"linked operations never reached with a 2xx: {missed}; statuses seen: "
         f"{sorted((k, v) for k, v in STATUSES.items() if k[0] in missed)}"
     )
+    if part == "session_ingress":
+        ingress = {t for t in targets if t.startswith("custom.session_ingress.")}
+        assert len(ingress) == 4 and not [t for t in ingress if reached[t] == 0], (
+            f"session ingress: {sorted((k, v) for k, v in STATUSES.items() if k[0] in ingress)}"
+        )
+        assert loop["chained"] and loop["adopted"], (
+            f"Last-Uuid loop not reached: {dict(loop)}; append statuses: "
+            f"{sorted((k, v) for k, v in STATUSES.items() if k[0] == APPEND)}"
+        )

@@ -243,8 +243,11 @@ class SyncedCounters:
             state.spend = float(stored) if stored else spend
 
     async def add(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
+        self.advance(key_id, minute, window, tokens, cost)
+
+    def advance(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
         if self._down:
-            await self.fallback.add(key_id, minute, window, tokens, cost)
+            self.fallback.advance(key_id, minute, window, tokens, cost)
         state = self.keys.get(key_id)
         if state is None:  # not checked by this process lately (a key without limits): nothing to limit here
             return

@@ -59,11 +59,6 @@ class _Uncounted:
     at: datetime
 
 
-def _window_name(span: tuple[datetime, datetime] | None) -> str:
-    """The counters' name of a budget window (``VirtualKey.budget_window``'s answer)."""
-    return LIFETIME if span is None else str(int(span[0].replace(tzinfo=UTC).timestamp()))
-
-
 def identity_of() -> dict[str, str]:
     """The authenticated identity of the current request (connexion's ``token_info``; local mode's otherwise)."""
     from connexion.context import context
@@ -90,6 +85,7 @@ class KeysService:
         self.shared = shared  # counters in Redis (every process) rather than this process's memory
         self._by_hash: dict[str, tuple[VirtualKey | None, float]] = {}
         self._by_id: dict[str, tuple[VirtualKey, float]] = {}
+        self._windows: dict[str, tuple[VirtualKey, datetime, datetime, str]] = {}  # per key: its current window
         self._rows: list[SpendRow] = []  # recorded, not written yet
         self._first_at = 0.0  # time.monotonic() of the batch's first row
         self._uncounted: list[_Uncounted] = []
@@ -128,6 +124,7 @@ class KeysService:
         if len(self._by_hash) > 10_000:
             self._by_hash.clear()
             self._by_id.clear()
+            self._windows.clear()
 
     def forget(self, key: VirtualKey) -> None:
         self._by_hash.pop(key.key_hash, None)
@@ -183,12 +180,24 @@ class KeysService:
         return await self.store.delete(key_ids)
 
     # -- admission -----------------------------------------------------------------------------------------------
+    def _window(self, key: VirtualKey, at: datetime) -> tuple[tuple[datetime, datetime] | None, str]:
+        """The key's budget window holding ``at`` (None for a lifetime budget) and its name in the counters (the
+        last one computed per key is kept: every request of a key needs it, and it changes once per window)."""
+        cached = self._windows.get(key.id)
+        if cached is not None and cached[0] is key and cached[1] <= at < cached[2]:
+            return (cached[1], cached[2]), cached[3]
+        span = key.budget_window(at)
+        if span is None:
+            return None, LIFETIME
+        name = str(int(span[0].replace(tzinfo=UTC).timestamp()))
+        self._windows[key.id] = (key, span[0], span[1], name)
+        return span, name
+
     async def standing(self, key: VirtualKey, *, count_request: bool) -> Standing:
         """The key's current counters (counting this request towards rpm when ``count_request``)."""
         now = time.time()
         today = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
-        window = key.budget_window(today)
-        window_name = _window_name(window)
+        window, window_name = self._window(key, today)
         snapshot = await self.counters.check(key.id, int(now // 60), window_name, count_request, key.rpm_limit)
         spend = snapshot.spend
         if spend is None:
@@ -254,7 +263,7 @@ class KeysService:
                 self._uncounted.append(_Uncounted(key_id, usage.total, cost, at))
                 self._wake.set()
             else:
-                self._advance(key_id, _window_name(cached[0].budget_window(at)), usage.total, cost)
+                self._advance(key_id, self._window(cached[0], at)[1], usage.total, cost)
         rows = self._rows
         if not rows:
             self._first_at = time.monotonic()
@@ -299,7 +308,7 @@ class KeysService:
                 for call in uncounted:
                     with suppress(Exception):
                         key = await self.key(call.key_id)
-                        window = None if key is None else _window_name(key.budget_window(call.at))
+                        window = None if key is None else self._window(key, call.at)[1]
                         self._advance(call.key_id, window, call.tokens, call.cost)
             due = stopping or len(self._rows) >= BATCH_ROWS or time.monotonic() - self._first_at >= FLUSH_SECONDS
             if self._rows and due:

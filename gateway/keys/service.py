@@ -263,7 +263,7 @@ class KeysService:
                 self._uncounted.append(_Uncounted(key_id, usage.total, cost, at))
                 self._wake.set()
             else:
-                self._advance(key_id, self._window(cached[0], at)[1], usage.total, cost)
+                self._advance(key_id, cached[0], at, usage.total, cost)
         rows = self._rows
         if not rows:
             self._first_at = time.monotonic()
@@ -287,8 +287,10 @@ class KeysService:
             self._wake.set()
         return cost
 
-    def _advance(self, key_id: str, window: str | None, tokens: int, cost: float) -> None:
+    def _advance(self, key_id: str, key: VirtualKey | None, at: datetime, tokens: int, cost: float) -> None:
+        """Count a recorded call: tokens this minute, and the spend of the budget window (of the key, when known)."""
         with suppress(Exception):  # counters are best effort; the rows are the record
+            window = None if key is None else self._window(key, at)[1]
             self.counters.advance(key_id, int(time.time() // 60), window, tokens, cost)
 
     async def _write_loop(self) -> None:
@@ -307,9 +309,7 @@ class KeysService:
                 uncounted, self._uncounted = self._uncounted, []
                 for call in uncounted:
                     with suppress(Exception):
-                        key = await self.key(call.key_id)
-                        window = None if key is None else self._window(key, call.at)[1]
-                        self._advance(call.key_id, window, call.tokens, call.cost)
+                        self._advance(call.key_id, await self.key(call.key_id), call.at, call.tokens, call.cost)
             due = stopping or len(self._rows) >= BATCH_ROWS or time.monotonic() - self._first_at >= FLUSH_SECONDS
             if self._rows and due:
                 batch, self._rows = self._rows, []

@@ -40,6 +40,9 @@ class Counters(Protocol):
 
     async def add(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None: ...
 
+    def advance(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
+        """``add`` without awaiting: what a recorded call adds, counted at once (the request path's form)."""
+
 
 class MemoryCounters:
     """One process's counters (entries expire lazily)."""
@@ -87,6 +90,9 @@ class MemoryCounters:
             self.floats[name] = (spend, self.clock() + SPEND_TTL)
 
     async def add(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
+        self.advance(key_id, minute, window, tokens, cost)
+
+    def advance(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
         if tokens:
             self._bump(f"{key_id}:tpm:{minute}", tokens)
         if window is not None and cost:

@@ -11,9 +11,10 @@ calls against the session creator's key the same way)::
 
 ``identity`` is the authenticated identity connexion hands the handlers (``token_info``): ``{"sub", "workspace"}``
 for configuration keys (metered as ``config:<name>``, never limited), plus ``key_id`` for a virtual key.
-``record`` queues the call: a background task advances the counters at once (with Redis: this process's view, sent
-by the counters' own background sync) and writes the spend rows in batches (every ``FLUSH_SECONDS`` or
-``BATCH_ROWS`` rows), so the request path never waits for the database.
+``record`` advances the key's counters at once (with Redis: this process's view, sent by the counters' own background
+sync), so the next request's limits see the call, and appends the spend row to a batch a background task writes
+every ``FLUSH_SECONDS`` (counted from the batch's first row) or at ``BATCH_ROWS`` rows, and once more at stop: the
+request path never waits for the database, and the writer is not woken for every call.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ LIFETIME = "life"
 
 
 @dataclass
-class _Recorded:
-    identity: Mapping[str, str]
-    model: str
-    usage: Usage
+class _Uncounted:
+    """A virtual key's call whose key this process no longer holds (updated or deleted since its admission): the
+    writer reads the key and advances the counters."""
+
+    key_id: str
+    tokens: int
     cost: float
-    deployment: str | None
-    request_id: str
     at: datetime
 
 
@@ -84,25 +85,33 @@ class KeysService:
         self.shared = shared  # counters in Redis (every process) rather than this process's memory
         self._by_hash: dict[str, tuple[VirtualKey | None, float]] = {}
         self._by_id: dict[str, tuple[VirtualKey, float]] = {}
-        self._queue: asyncio.Queue[_Recorded | None] = asyncio.Queue()
+        self._windows: dict[str, tuple[VirtualKey, datetime, datetime, str]] = {}  # per key: its current window
+        self._rows: list[SpendRow] = []  # recorded, not written yet
+        self._first_at = 0.0  # time.monotonic() of the batch's first row
+        self._uncounted: list[_Uncounted] = []
+        self._wake = asyncio.Event()  # set by record for a batch's first row and at BATCH_ROWS, and by stop
+        self._stopping = False
         self._writer: asyncio.Task[None] | None = None
         #: told each recorded call's (deployment, cost): the ops service's cost metric, when it runs
         self.on_cost: Callable[[str | None, float], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> None:
+        self._stopping = False
+        self._wake = asyncio.Event()
         self._writer = asyncio.create_task(self._write_loop(), name="keys-spend-writer")
         self.counters.start()
 
     async def stop(self) -> None:
-        """Write what is queued, then stop the writer (and send the counters' last increments)."""
+        """Write every recorded row, then stop the writer (and send the counters' last increments)."""
         if self._writer is None:
             return
-        self._queue.put_nowait(None)
+        self._stopping = True
+        self._wake.set()
         try:
             await asyncio.wait_for(self._writer, timeout=10)
         except TimeoutError:
-            logger.error("the spend writer did not finish within 10 s; %d call(s) unrecorded", self._queue.qsize())
+            logger.error("the spend writer did not finish within 10 s; %d call(s) unrecorded", len(self._rows))
         self._writer = None
         await self.counters.stop()
 
@@ -115,6 +124,7 @@ class KeysService:
         if len(self._by_hash) > 10_000:
             self._by_hash.clear()
             self._by_id.clear()
+            self._windows.clear()
 
     def forget(self, key: VirtualKey) -> None:
         self._by_hash.pop(key.key_hash, None)
@@ -170,12 +180,24 @@ class KeysService:
         return await self.store.delete(key_ids)
 
     # -- admission -----------------------------------------------------------------------------------------------
+    def _window(self, key: VirtualKey, at: datetime) -> tuple[tuple[datetime, datetime] | None, str]:
+        """The key's budget window holding ``at`` (None for a lifetime budget) and its name in the counters (the
+        last one computed per key is kept: every request of a key needs it, and it changes once per window)."""
+        cached = self._windows.get(key.id)
+        if cached is not None and cached[0] is key and cached[1] <= at < cached[2]:
+            return (cached[1], cached[2]), cached[3]
+        span = key.budget_window(at)
+        if span is None:
+            return None, LIFETIME
+        name = str(int(span[0].replace(tzinfo=UTC).timestamp()))
+        self._windows[key.id] = (key, span[0], span[1], name)
+        return span, name
+
     async def standing(self, key: VirtualKey, *, count_request: bool) -> Standing:
         """The key's current counters (counting this request towards rpm when ``count_request``)."""
         now = time.time()
         today = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
-        window = key.budget_window(today)
-        window_name = LIFETIME if window is None else str(int(window[0].replace(tzinfo=UTC).timestamp()))
+        window, window_name = self._window(key, today)
         snapshot = await self.counters.check(key.id, int(now // 60), window_name, count_request, key.rpm_limit)
         spend = snapshot.spend
         if spend is None:
@@ -223,80 +245,77 @@ class KeysService:
         deployment: str | None = None,
         request_id: str | None = None,
     ) -> float:
-        """Queue one model call's spend (never blocks, never raises); returns its cost in USD."""
+        """Record one model call's spend (never blocks, never raises); returns its cost in USD.
+
+        The key's counters are advanced here, so limits see the call at once; the row joins the batch the writer
+        writes (woken only for a batch's first row and when the batch is full: not for every call)."""
         cost = self.pricing.price(model, params, upstream_model).cost(usage)
         if self.on_cost is not None and cost > 0:
             try:
                 self.on_cost(deployment, cost)
             except Exception:  # a metric must not fail a request
                 logger.warning("cost metric update failed", exc_info=True)
-        self._queue.put_nowait(
-            _Recorded(identity, model, usage, cost, deployment, request_id or f"call_{secrets.token_hex(12)}", utcnow())
+        at = utcnow()
+        key_id = identity.get("key_id")
+        if key_id:
+            cached = self._by_id.get(key_id)  # the key as admitted (held even when older than CACHE_SECONDS)
+            if cached is None:
+                self._uncounted.append(_Uncounted(key_id, usage.total, cost, at))
+                self._wake.set()
+            else:
+                self._advance(key_id, cached[0], at, usage.total, cost)
+        rows = self._rows
+        if not rows:
+            self._first_at = time.monotonic()
+        rows.append(
+            SpendRow(
+                request_id=request_id or f"call_{secrets.token_hex(12)}",
+                key_id=meter_id(identity),
+                key_name=identity.get("sub"),
+                workspace=identity.get("workspace") or "default",
+                model=model,
+                deployment=deployment,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_creation_input_tokens=usage.cache_creation_input_tokens,
+                cache_read_input_tokens=usage.cache_read_input_tokens,
+                cost=cost,
+                created_at=at,
+            )
         )
+        if len(rows) == 1 or len(rows) == BATCH_ROWS:
+            self._wake.set()
         return cost
 
-    async def _write_loop(self) -> None:
-        """Drain the queue: counters advance per drained batch (one add per key), rows are written every
-        FLUSH_SECONDS or BATCH_ROWS rows, and once more at stop."""
-        pending: list[SpendRow] = []
-        flushed_at = time.monotonic()
-        stopping = False
-        while not stopping:
-            items: list[_Recorded | None] = []
-            wait = FLUSH_SECONDS - (time.monotonic() - flushed_at) if pending else None
-            try:  # (asyncio.timeout, not wait_for: no task per wait, which was most of a lone call's cost)
-                async with asyncio.timeout(wait):
-                    items.append(await self._queue.get())
-            except TimeoutError:
-                pass
-            while not self._queue.empty():
-                items.append(self._queue.get_nowait())
-            stopping = None in items
-            recorded = [item for item in items if item is not None]
-            if recorded:
-                pending += await self._counted(recorded)
-            due = stopping or len(pending) >= BATCH_ROWS or time.monotonic() - flushed_at >= FLUSH_SECONDS
-            if pending and due:
-                await self._write(pending)
-                pending = []
-            if due:
-                flushed_at = time.monotonic()
+    def _advance(self, key_id: str, key: VirtualKey | None, at: datetime, tokens: int, cost: float) -> None:
+        """Count a recorded call: tokens this minute, and the spend of the budget window (of the key, when known)."""
+        with suppress(Exception):  # counters are best effort; the rows are the record
+            window = None if key is None else self._window(key, at)[1]
+            self.counters.advance(key_id, int(time.time() // 60), window, tokens, cost)
 
-    async def _counted(self, items: list[_Recorded]) -> list[SpendRow]:
-        """The rows of ``items``; the virtual keys' counters advanced once per key."""
-        per_key: dict[str, tuple[int, float, datetime]] = {}
-        rows = []
-        for item in items:
-            key_id = meter_id(item.identity)
-            if item.identity.get("key_id"):
-                tokens, cost, _at = per_key.get(key_id, (0, 0.0, item.at))
-                per_key[key_id] = (tokens + item.usage.total, cost + item.cost, item.at)
-            rows.append(
-                SpendRow(
-                    request_id=item.request_id,
-                    key_id=key_id,
-                    key_name=item.identity.get("sub"),
-                    workspace=item.identity.get("workspace") or "default",
-                    model=item.model,
-                    deployment=item.deployment,
-                    input_tokens=item.usage.input_tokens,
-                    output_tokens=item.usage.output_tokens,
-                    cache_creation_input_tokens=item.usage.cache_creation_input_tokens,
-                    cache_read_input_tokens=item.usage.cache_read_input_tokens,
-                    cost=item.cost,
-                    created_at=item.at,
-                )
-            )
-        minute = int(time.time() // 60)
-        for key_id, (tokens, cost, at) in per_key.items():
-            with suppress(Exception):  # counters are best effort; the rows are the record
-                key = await self.key(key_id)
-                window = None
-                if key is not None:
-                    span = key.budget_window(at)
-                    window = LIFETIME if span is None else str(int(span[0].replace(tzinfo=UTC).timestamp()))
-                await self.counters.add(key_id, minute, window, tokens, cost)
-        return rows
+    async def _write_loop(self) -> None:
+        """Write the recorded rows FLUSH_SECONDS after a batch's first row, at BATCH_ROWS rows, and at stop (until
+        none is left); count the calls whose key ``record`` did not hold."""
+        while True:
+            if not self._stopping and len(self._rows) < BATCH_ROWS and not self._uncounted:
+                wait = FLUSH_SECONDS - (time.monotonic() - self._first_at) if self._rows else None
+                if wait is None or wait > 0:
+                    self._wake.clear()
+                    with suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
+            stopping = self._stopping
+            while self._uncounted:
+                uncounted, self._uncounted = self._uncounted, []
+                for call in uncounted:
+                    with suppress(Exception):
+                        self._advance(call.key_id, await self.key(call.key_id), call.at, call.tokens, call.cost)
+            due = stopping or len(self._rows) >= BATCH_ROWS or time.monotonic() - self._first_at >= FLUSH_SECONDS
+            if self._rows and due:
+                batch, self._rows = self._rows, []
+                await self._write(batch)
+            if stopping and not self._rows:
+                return
 
     async def _write(self, batch: list[SpendRow]) -> None:
         for attempt in range(3):

@@ -12,7 +12,7 @@ sends the local increments (tokens, spend) and reads the shared counts back.
   before refusals start (a slice reserved by a process that does not use it is lost for that minute).
 * **tpm and budgets** are known only after a call; a process refuses on its last synced view plus its own calls.
   Tolerance: a budget (or tpm) spent through one process is refused on the others within ``SYNC_SECONDS`` of the
-  call being recorded (its writer adds it at once; the next sync sends it, the others' next sync reads it, so at
+  call being recorded (``record`` adds it at once; the next sync sends it, the others' next sync reads it, so at
   most two intervals; calls already admitted in that time finish, as calls in flight always do).
 * A key not used by this process for ``IDLE_SECONDS`` is dropped; its next request reads it once (a round trip).
 * A Redis error falls back to the process's own counters (logged once per outage), never refuses traffic.
@@ -243,8 +243,11 @@ class SyncedCounters:
             state.spend = float(stored) if stored else spend
 
     async def add(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
+        self.advance(key_id, minute, window, tokens, cost)
+
+    def advance(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
         if self._down:
-            await self.fallback.add(key_id, minute, window, tokens, cost)
+            self.fallback.advance(key_id, minute, window, tokens, cost)
         state = self.keys.get(key_id)
         if state is None:  # not checked by this process lately (a key without limits): nothing to limit here
             return

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.storage import session_runs
+from gateway.errors import NotFound
+from gateway.storage import session_runs, sessions
 from gateway.storage.config import parse_storage
 from gateway.storage.db import create_engine, migrate
 from gateway.storage.session_events import EventLog
@@ -97,6 +99,34 @@ def test_a_step_decides_its_idle_in_its_own_transaction(database: dict[str, Any]
                 e["type"] for e in step
             ]
             assert seen == [1, 2]
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_events_sent_to_a_session_deleted_meanwhile_are_not_stored(database: dict[str, Any]) -> None:
+    """A request that read the session before a concurrent delete stores nothing (the check runs in the transaction
+    that stores its events) and answers 404; the wish it carried is not recorded either."""
+
+    async def run() -> None:
+        config = parse_storage({"storage": database})
+        engine = create_engine(config)
+        await migrate(engine, config)
+        store = Store(engine)
+        try:
+            doc = {"id": "sesn_gone", "type": "session", "_thread": {"id": "sthr_gone"}}
+            record = await store.create("ws", sessions.KIND.type, "sesn_gone", doc)
+            body = {"events": [{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}]}
+            sent = await sessions.send_events(store, "ws", "sesn_gone", body, current=record)
+            assert [e["type"] for e in sent["data"]] == ["user.message"]
+
+            await store.delete("ws", sessions.KIND.type, "sesn_gone")  # the delete wins the race
+            wish = session_runs.Wish("ws", "sesn_gone", "proc-a", 30)
+            with pytest.raises(NotFound):
+                await sessions.send_events(store, "ws", "sesn_gone", body, current=record, within=wish)
+            assert len(await EventLog(store, "ws").docs("sesn_gone")) == 1  # only the first request's
+            assert wish.lease is None and await session_runs.wanted(engine, "sesn_gone") == 0
         finally:
             await engine.dispose()
 

@@ -13,18 +13,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.keys.service import KeysService
 from gateway.runtime import metered, model, tools, transcript
 from gateway.runtime.assemble import assemble
 from gateway.runtime.config import RuntimeConfig
 from gateway.runtime.inbox import truncate
 from gateway.runtime.mcp.toolsets import McpToolsets, reported
-from gateway.runtime.previews import Previews
+from gateway.runtime.previews import EVENT_PREFIX, Previews
 from gateway.runtime.server_tools import Outcome, ServerCall, ServerTools
 from gateway.runtime.session_extras import SessionExtras
 from gateway.storage import session_runs, sessions
 from gateway.storage.session_events import EventLog
-from gateway.storage.store import Record, Store
+from gateway.storage.store import Record, Store, new_id
 
 logger = logging.getLogger("gateway.runtime")
 
@@ -86,6 +88,12 @@ class Thread:
         return out
 
 
+def _release(task: asyncio.Future[Any], previews: Previews) -> None:
+    """Publish the request's previews once its start is stored (never when storing it failed)."""
+    if not task.cancelled() and task.exception() is None:
+        previews.release()
+
+
 def failed_end(start_id: str, **extra: Any) -> dict[str, Any]:
     usage = dict.fromkeys(model.USAGE_KEYS, 0)
     return {
@@ -137,23 +145,45 @@ class SessionRun:
         return None if record is None or record.archived_at is not None else record
 
     async def append(
-        self, record: Record, events: list[dict[str, Any]], usage: Mapping[str, int] | None = None
+        self,
+        record: Record,
+        events: list[dict[str, Any]],
+        usage: Mapping[str, int] | None = None,
+        *,
+        more: Callable[[AsyncConnection], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> list[dict[str, Any]]:
         """Store ``events`` in the thread; a status among them and ``usage`` move the session (thread) in the same
-        transaction, so a client that sees the status event also sees the session's status."""
+        transaction, so a client that sees the status event also sees the session's status. ``more``: a step of
+        that transaction, before the insert, that returns events to store after ``events``."""
         if self.thread is not None:
             events = [self.thread.event(e) for e in events]
-        statuses = [transcript.STATUS_OF[e["type"]] for e in events if e.get("type") in transcript.STATUS_OF]
-        within = None
-        if statuses or usage:
-            within = sessions.progress_within(
-                self.workspace,
-                self.session_id,
-                status=statuses[-1] if statuses else None,
-                usage=usage,
-                thread_id=self.thread.id if self.thread is not None else None,
-            )
-        return await self.log.append(self.session_id, events, thread_id=self.thread_id(record), within=within)
+        added: list[dict[str, Any]] = []
+
+        async def extra(conn: AsyncConnection) -> list[dict[str, Any]]:
+            chosen = await more(conn) if more is not None else []
+            added[:] = [self.thread.event(e) for e in chosen] if self.thread is not None else chosen
+            return added
+
+        async def within(conn: AsyncConnection) -> None:
+            kinds = [e.get("type") for e in (*events, *added)]
+            statuses = [transcript.STATUS_OF[k] for k in kinds if k in transcript.STATUS_OF]
+            if statuses or usage:
+                progress = sessions.progress_within(
+                    self.workspace,
+                    self.session_id,
+                    status=statuses[-1] if statuses else None,
+                    usage=usage,
+                    thread_id=self.thread.id if self.thread is not None else None,
+                )
+                await progress(conn)
+
+        return await self.log.append(
+            self.session_id,
+            events,
+            thread_id=self.thread_id(record),
+            within=within,
+            more=extra if more is not None else None,
+        )
 
     async def drive(self, seen: int | None = None) -> int:
         """Run until the plan says Done (or the session is gone); returns the ``wanted`` count seen last (``seen``:
@@ -286,18 +316,30 @@ class SessionRun:
             await self.ctx.extras.apply(self.workspace, record, body, offered, cloud=cloud)
         prelude = [{"type": "session.status_running"}] if running else []
         prelude += await self._offer_mcp(record, log, environment, body, offered)
-        stored = await self.append(record, [*prelude, {"type": "span.model_request_start"}])
-        start_id = str(stored[-1]["id"])
-        previews = Previews(self.ctx.store.bus, self.session_id, publish=self.thread is None)
+        # the model request starts while its start (and the prelude) is stored: every later append of the step
+        # waits for that store first, so the order holds; a process that dies before it is stored leaves nothing
+        # of the step behind (the next owner runs it again), after it only the start (the next owner closes it)
+        start_id = new_id(EVENT_PREFIX)
+        previews = Previews(self.ctx.store.bus, self.session_id, publish=self.thread is None, held=True)
+        started = asyncio.ensure_future(
+            self.append(record, [*prelude, {"type": "span.model_request_start", "id": start_id}])
+        )
+        started.add_done_callback(lambda task: _release(task, previews))  # the previews come after the start
         interrupts = sum(1 for e in log.events if e.get("type") == "user.interrupt")
-        async with self.ctx.turns:
-            call = asyncio.ensure_future(model.request(self._native(record, start_id), body, previews))
-            try:
-                interrupted = await self._watch(call, interrupts)
-            finally:
-                if not call.done():
-                    call.cancel()
-                    await asyncio.gather(call, return_exceptions=True)
+        try:
+            async with self.ctx.turns:
+                call = asyncio.ensure_future(model.request(self._native(record, start_id), body, previews))
+                try:
+                    interrupted = await self._watch(call, interrupts, beside=started)
+                finally:
+                    if not call.done():
+                        call.cancel()
+                        await asyncio.gather(call, return_exceptions=True)
+            await started
+        finally:
+            if not started.done():
+                started.cancel()
+                await asyncio.gather(started, return_exceptions=True)
         if interrupted:
             await self.append(record, [failed_end(start_id)])
             return False
@@ -307,6 +349,7 @@ class SessionRun:
             return await self._failed(record, start_id, failure, attempt)
         served = self.ctx.server_tools.handles
         done = assemble(result, previews.ids, offered, start_id, cloud=cloud, served=lambda n: served(n, cloud=cloud))
+        more: Callable[[AsyncConnection], Awaitable[list[dict[str, Any]]]] | None = None
         if done.waiting and not done.cloud_blocked and not done.server_calls:
             # calls wait for a client: the idle that says so is stored with them, so no client can answer a call
             # before the session shows it waiting (a fast worker would otherwise post its result first)
@@ -318,13 +361,27 @@ class SessionRun:
             and not any(e["type"] == "agent.tool_result" for e in done.events)
         ):
             # the turn ends here unless a user event arrived meanwhile: store its idle with the step (one write less)
-            if await self._quiet(record, log):
-                reason = "refusal" if result.stop_reason == "refusal" else "end_turn"
-                done.events.append(transcript.idle(reason))
-        await self.append(record, done.events, usage=result.usage)
+            idle = transcript.idle("refusal" if result.stop_reason == "refusal" else "end_turn")
+            if self.thread is None and self._seen is not None:
+                more = self._unless_wanted(self._seen, idle)  # decided in the step's own transaction
+            elif await self._quiet(record, log):
+                done.events.append(idle)
+        stored = await self.append(record, done.events, usage=result.usage, more=more)
         if done.client_calls and not cloud:
             await self.ctx.need_worker(self.workspace, record)
-        return bool(done.events[-1]["type"] == "session.status_idle")
+        return bool(done.events and done.events[-1]["type"] == "session.status_idle") or len(stored) > len(done.events)
+
+    def _unless_wanted(
+        self, seen: int, idle: dict[str, Any]
+    ) -> Callable[[AsyncConnection], Awaitable[list[dict[str, Any]]]]:
+        """A step of the step's transaction: ``[idle]`` when no client event arrived since the log was read (every
+        request that stores client events bumps the session's ``wanted`` count in its transaction, so an unchanged
+        count says so in one scalar read), else nothing."""
+
+        async def ending(conn: AsyncConnection) -> list[dict[str, Any]]:
+            return [idle] if await session_runs.wanted_within(conn, self.session_id) == seen else []
+
+        return ending
 
     async def _offer_mcp(
         self,
@@ -346,11 +403,9 @@ class SessionRun:
         return offer.errors
 
     async def _quiet(self, record: Record, log: transcript.Log) -> bool:
-        """No client event arrived since ``log`` was read: every request that stores client events bumps the
-        session's ``wanted`` count in its transaction, so an unchanged count says so in one scalar read (a child
-        thread, whose events are not counted apart, compares the triggers in its log instead)."""
-        if self.thread is None and self._seen is not None:
-            return await session_runs.wanted(self.ctx.store.engine, self.session_id) == self._seen
+        """No client event arrived since ``log`` was read (a child thread, whose events are not counted apart, or a
+        run that read no ``wanted`` count: compares the triggers in its log). A primary run's step reads the count
+        in its own transaction instead (:meth:`step`): every request that stores client events bumps it."""
         kinds = (*transcript.TRIGGERS, "user.interrupt")
         newer = await self.log.docs(self.session_id, types=list(kinds), thread_id=self.thread_id(record))
         return len(newer) == sum(1 for e in log.events if e.get("type") in kinds)
@@ -359,21 +414,31 @@ class SessionRun:
         """The native service, metered against the session's key when it has one (gateway.runtime.metered)."""
         return metered.for_session(self.ctx.keys, self.ctx.native, record.doc, f"{self.session_id}/{start_id}")
 
-    async def _watch(self, call: asyncio.Future[Any], interrupts: int) -> bool:
+    async def _watch(
+        self, call: asyncio.Future[Any], interrupts: int, beside: asyncio.Future[Any] | None = None
+    ) -> bool:
         """Wait for a model request or a server tool; True if an interrupt arrived first (this process's or
-        another's). A child thread's run does not watch: the primary's run watches the call that runs it."""
-        if self.thread is not None:
-            await asyncio.wait({call})
-            return False
+        another's). A child thread's run does not watch: the primary's run watches the call that runs it.
+        ``beside``: a store that runs beside the call (the request's start); its failure is raised at once (the
+        caller then cancels the call)."""
         while not call.done():
+            if beside is not None and beside.done():
+                beside.result()  # raises the store's failure
+                beside = None
+                continue
+            watched: set[asyncio.Future[Any]] = {call} if beside is None else {call, beside}
+            if self.thread is not None:
+                await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                continue
             waiter: asyncio.Future[Any] = asyncio.ensure_future(self.ctx.signal.wait())
-            watched: set[asyncio.Future[Any]] = {call, waiter}
             try:
-                await asyncio.wait(watched, timeout=INTERRUPT_POLL, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {*watched, waiter}, timeout=INTERRUPT_POLL, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 waiter.cancel()
-            if call.done():
-                return False
+            if call.done() or (beside in done and waiter not in done):
+                continue
             self.ctx.signal.clear()
             stored = await self.log.docs(self.session_id, types=["user.interrupt"])
             if len(stored) > interrupts:

@@ -17,17 +17,29 @@ EVENT_PREFIX = "sevt"
 class Previews:
     """A :class:`gateway.runtime.model.Sink` that publishes previews on ``bus`` and remembers the chosen ids."""
 
-    def __init__(self, bus: Bus, session_id: str, *, publish: bool = True) -> None:
+    def __init__(self, bus: Bus, session_id: str, *, publish: bool = True, held: bool = False) -> None:
         """``publish=False``: choose the ids only (a child thread's messages are not previewed on the session's
-        stream, which shows only what the thread cross-posts)."""
+        stream, which shows only what the thread cross-posts). ``held``: keep the previews until :meth:`release`
+        (the request's ``span.model_request_start`` is stored while the request runs; its previews come after it)."""
         self.bus, self.session_id, self.publish = bus, session_id, publish
+        self._held: list[Preview] | None = [] if held else None
         self.ids: dict[int, str] = {}  # content block index -> id of the event that starts there
         self._run: str | None = None  # the agent.message being previewed (a run of text blocks)
         self._run_blocks: dict[int, int] = {}  # content block index -> index inside that agent.message
 
     def _publish(self, event_type: str, event_id: str, doc: dict[str, Any]) -> None:
-        if self.publish:
+        if not self.publish:
+            return
+        if self._held is not None:
+            self._held.append(Preview(event_type, event_id, doc))
+        else:
             self.bus.preview(self.session_id, Preview(event_type, event_id, doc))
+
+    def release(self) -> None:
+        """Publish the held previews, and the next ones as they come."""
+        held, self._held = self._held or [], None
+        for preview in held:
+            self.bus.preview(self.session_id, preview)
 
     def block_start(self, index: int, kind: str) -> None:
         if kind == "text":

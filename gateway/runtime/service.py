@@ -64,6 +64,8 @@ class Runtime:
         #: runs the built-in toolset on cloud environments (None: the ``none`` behaviour); set by the lifespan
         self.executor: Executor | None = None
         self._background: set[asyncio.Task[None]] = set()
+        #: session id -> [lock, users]: one "queue a work item unless it has a live one" at a time per session here
+        self._queueing: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         #: the keys service (gateway.keys) when the app runs one; set by the lifespan
         self.keys: KeysService | None = None
         #: the app's drain state (gateway.ops.drain): while it drains, no new session is taken up here
@@ -207,10 +209,20 @@ class Runtime:
         if (environment.doc.get("config") or {}).get("type") != "self_hosted":
             return
         session_id = session.id if isinstance(session, Record) else str(session["id"])
-        if await environment_work.for_session(self.store, workspace, environment.id, session_id):
-            return
-        metadata = (session.doc if isinstance(session, Record) else session).get("metadata")
-        await environment_work.enqueue(self.store, workspace, environment.id, session_id, metadata)
+        # the check and the enqueue are two statements: a request's call and its turn's (a step that left calls
+        # for a client) must not both see no live item and both queue one
+        lock, users = self._queueing.setdefault(session_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                if await environment_work.for_session(self.store, workspace, environment.id, session_id):
+                    return
+                metadata = (session.doc if isinstance(session, Record) else session).get("metadata")
+                await environment_work.enqueue(self.store, workspace, environment.id, session_id, metadata)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._queueing[session_id]
 
     # --- hooks for the handlers -----------------------------------------------------------------------------------
     async def created(self, workspace: str, session: Mapping[str, Any], *, initial_events: bool) -> None:

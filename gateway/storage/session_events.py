@@ -107,20 +107,10 @@ class EventLog:
     def _owned(self, stream_id: str) -> tuple[Any, ...]:
         return (events.c.workspace == self.workspace, events.c.stream_id == stream_id)
 
-    async def append(
-        self,
-        stream_id: str,
-        docs: Sequence[Mapping[str, Any]],
-        *,
-        thread_id: str | None = None,
-        within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Persist ``docs`` in order, each with its ``id`` (a new ``sevt_…`` unless the runtime chose one, for an event
-        it previewed) and ``processed_at``; returns the stored documents. An event belongs to the thread its
-        ``session_thread_id`` names, else to ``thread_id`` (so does a :data:`PARENT_SIDE` event, which names the
-        child it is about). ``within`` runs in the same transaction after the insert (a status change that must be
-        visible exactly when the events are)."""
-        now = utcnow()
+    def _prepared(
+        self, stream_id: str, docs: Sequence[Mapping[str, Any]], thread_id: str | None, now: datetime
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The documents as stored (with ``id`` and ``processed_at``) and their rows."""
         stored = [{**doc, "id": doc.get("id") or new_id(EVENT_PREFIX), "processed_at": rfc3339(now)} for doc in docs]
         rows = []
         for doc in stored:
@@ -136,9 +126,31 @@ class EventLog:
                     "doc": doc,
                 }
             )
+        return stored, rows
+
+    async def append(
+        self,
+        stream_id: str,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        thread_id: str | None = None,
+        within: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        more: Callable[[AsyncConnection], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Persist ``docs`` in order, each with its ``id`` (a new ``sevt_…`` unless the runtime chose one, for an event
+        it previewed) and ``processed_at``; returns the stored documents. An event belongs to the thread its
+        ``session_thread_id`` names, else to ``thread_id`` (so does a :data:`PARENT_SIDE` event, which names the
+        child it is about). ``within`` runs in the same transaction after the insert (a status change that must be
+        visible exactly when the events are). ``more`` runs first in the transaction and returns events to store
+        after ``docs`` (a read that decides them costs no transaction of its own)."""
+        now = utcnow()
+        stored, rows = self._prepared(stream_id, docs, thread_id, now)
         for attempt in range(APPEND_ATTEMPTS):
             try:
                 async with self.engine.begin() as conn:
+                    if more is not None:
+                        added, added_rows = self._prepared(stream_id, await more(conn), thread_id, now)
+                        stored, rows = [*stored[: len(docs)], *added], [*rows[: len(docs)], *added_rows]
                     if rows and conn.dialect.use_insertmanyvalues_wo_returning:
                         await conn.execute(_insert_many(rows))
                     elif rows:

@@ -98,7 +98,12 @@ async def acquire(engine: AsyncEngine, session_id: str, owner: str, ttl: float) 
 
 async def wanted(engine: AsyncEngine, session_id: str) -> int:
     async with engine.connect() as conn:
-        value = await conn.scalar(sa.select(runs.c.wanted).where(runs.c.session_id == session_id))
+        return await wanted_within(conn, session_id)
+
+
+async def wanted_within(conn: AsyncConnection, session_id: str) -> int:
+    """:func:`wanted` as a step of another transaction."""
+    value = await conn.scalar(sa.select(runs.c.wanted).where(runs.c.session_id == session_id))
     return int(value or 0)
 
 

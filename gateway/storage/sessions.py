@@ -728,11 +728,19 @@ async def send_events(
             return {**record.doc, "outcome_evaluations": [*(record.doc.get("outcome_evaluations") or []), *outcomes]}
 
         await KIND.update(store, workspace, session_id, change)
-    log = EventLog(store, workspace)
-    stored = await log.append(session_id, docs, thread_id=primary, within=within)
-    if await store.get(workspace, KIND.type, session_id) is None:  # deleted meanwhile: leave no orphan events
-        await log.delete_stream(session_id)
-        raise KIND.not_found(session_id)
+
+    async def live(conn: AsyncConnection) -> None:
+        # deleted meanwhile: store nothing (checked after the insert, in its transaction, with the row share-locked
+        # on PostgreSQL: a delete either came first and is seen here, or waits and then deletes these events too)
+        exists = sa.select(table.c.id).where(
+            table.c.id == session_id, table.c.workspace == workspace, table.c.type == KIND.type
+        )
+        if (await conn.execute(exists.with_for_update(read=True))).first() is None:
+            raise KIND.not_found(session_id)
+        if within is not None:
+            await within(conn)
+
+    stored = await EventLog(store, workspace).append(session_id, docs, thread_id=primary, within=live)
     return {"data": stored}
 
 

@@ -3,16 +3,15 @@ gateway.storage.code_ingress (transcript entries and SDK messages on the code se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 import jsonschema_rs
 from connexion import request
 
+from gateway import services
+from gateway.app import spec_document
+from gateway.auth import SETTINGS_STATE
 from gateway.planned import planned
-from gateway.settings import DEFAULT_SPEC_PATH
-from gateway.spec import load_spec
 from gateway.storage import code_ingress
 from gateway.storage.service import store, workspace
 from gateway.validation import compiled_validator
@@ -27,15 +26,11 @@ websocket = planned(
 )
 
 
-@cache
 def _entry_validator() -> jsonschema_rs.Validator:
-    """The contract's transcript-entry schema, validated as request bodies are (formats included)."""
-    return compiled_validator(load_spec(DEFAULT_SPEC_PATH)["components"]["schemas"][ENTRY_SCHEMA])
-
-
-def _is_transcript_entry(payload: Mapping[str, Any]) -> bool:
-    """Whether ``payload`` has the transcript-entry shape of the contract (every PUT entry has: it was validated)."""
-    return bool(_entry_validator().is_valid(dict(payload)))
+    """The transcript-entry schema of the app's contract, validated as request bodies are (every PUT entry passed
+    it); compiled once per schema object (gateway.validation)."""
+    schema = spec_document(services.from_request(SETTINGS_STATE))["components"]["schemas"][ENTRY_SCHEMA]
+    return compiled_validator(schema)
 
 
 async def get_log(session_id: str, after_last_compact: bool = False, **_: Any) -> dict[str, Any]:
@@ -44,7 +39,8 @@ async def get_log(session_id: str, after_last_compact: bool = False, **_: Any) -
     is left out here (the v1 reader expects entries) and stays readable through teleport-events and the worker's
     internal-events read."""
     found = await code_ingress.loglines(store(), workspace(), session_id, after_last_compact=bool(after_last_compact))
-    return {"loglines": [entry for entry in found["loglines"] if _is_transcript_entry(entry)]}
+    entries = _entry_validator()
+    return {"loglines": [entry for entry in found["loglines"] if entries.is_valid(dict(entry))]}
 
 
 async def append_log(session_id: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:

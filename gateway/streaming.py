@@ -17,14 +17,28 @@ from typing import Any
 
 import aiohttp
 import orjson
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 KEEPALIVE = b": keep-alive\n\n"
+SUBSCRIPTION_EXTENSION = "gateway.subscription"
 FIELD_PREFIXES = (b"event:", b"data:", b"id:", b"retry:", b":")
 
 
 def error_event(message: str, error_type: str = "api_error") -> bytes:
     payload = orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
     return b"event: error\ndata: " + payload + b"\n\n"
+
+
+class SubscriptionResponse(StreamingResponse):
+    """An SSE tail that only ends when its subject does (a session's or a code session's event stream). It marks
+    its request in the scope's extensions, so that a drain ends it as soon as the server stops accepting (with an
+    ``error`` event; the client resumes from another process with ``Last-Event-ID``) instead of holding the
+    process for the whole grace period."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("extensions", {})[SUBSCRIPTION_EXTENSION] = True
+        await super().__call__(scope, receive, send)
 
 
 EventFix = Callable[[dict[str, Any]], bool]  # mutates an event's data in place; True if it changed it

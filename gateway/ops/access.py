@@ -11,7 +11,8 @@ did not start the ops service.
   ``effort``, ``attempts``, ``failovers`` and ``tokens`` (read from the answer's ``usage``, streamed or not); for
   errors ``error``, the envelope's message.
 - Probes and scrapes (``/metrics``, ``/healthz``, ``/readyz``) are answered here and neither logged nor counted.
-- During a drain, an SSE response cut short (grace period over, second SIGTERM) ends with an ``error`` event.
+- During a drain, an SSE response cut short (grace period over, second SIGTERM, or a subscription stream when the
+  server stops accepting) ends with an ``error`` event.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.ops import facts as request_facts
 from gateway.proxy.accounting import CONTEXT_EXTENSION, ROUTING_EXTENSION
 from gateway.request_id import request_id_for
-from gateway.streaming import error_event
+from gateway.streaming import SUBSCRIPTION_EXTENSION, error_event
 
 if TYPE_CHECKING:
     from gateway.ops.service import Ops
@@ -109,6 +110,8 @@ class _Exchange:
                 if self.sse and task is not None:
                     self.ops.metrics.open_streams.inc()
                     drain.streams.add(task)
+                    if (self.scope.get("extensions") or {}).get(SUBSCRIPTION_EXTENSION):
+                        drain.subscribe(task)
             elif kind == "http.response.body":
                 chunk = message.get("body", b"")
                 if chunk and self.first_byte is None:
@@ -133,6 +136,7 @@ class _Exchange:
         finally:
             if self.sse and task is not None:
                 drain.streams.discard(task)
+                drain.subscriptions.discard(task)
                 self.ops.metrics.open_streams.dec()
 
     def observe(self, chunk: bytes) -> None:

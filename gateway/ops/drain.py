@@ -5,8 +5,11 @@ The first SIGTERM (or SIGINT) starts a drain in every app of the process (:func:
 1. readiness (``/readyz`` 503, ``/health/readiness`` ``not_ready``) says so at once, and the process keeps accepting
    connections for ``ops.drain_announce_seconds`` (default 0) so that a load balancer can take it out first;
 2. then uvicorn stops accepting, closes idle keep-alive connections and waits up to ``ops.drain_grace_seconds``
-   for open requests and streams; the session runtime takes no new work (its sweeper stops, new turns are left to
-   other processes) and running turns may finish within the same grace period; their leases are released at exit;
+   for open requests and streams. Event-stream subscriptions (a session's or a code session's event stream, which
+   only end when their session does) end at this point with the ``error`` event of step 3: waiting cannot finish
+   them, and their clients resume elsewhere with ``Last-Event-ID``. The session runtime takes no new work (its
+   sweeper stops, new turns are left to other processes) and running turns may finish within the same grace
+   period; their leases are released at exit;
 3. when the grace period ends, or at a second SIGTERM, what is still open ends: an SSE response gets an ``error``
    event (``overloaded_error``, the gateway is shutting down) and a proper end, never a silent truncation; then
    the process exits 0.
@@ -19,7 +22,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
@@ -37,6 +40,8 @@ class Drain:
         self.started_at: float | None = None
         self.forced = False
         self.streams: set[asyncio.Task[object]] = set()
+        self.subscriptions: set[asyncio.Task[object]] = set()
+        self.closing = False  # the server stopped accepting: subscriptions end
 
     @property
     def active(self) -> bool:
@@ -53,9 +58,22 @@ class Drain:
             return self.grace_seconds
         return max(0.0, self.grace_seconds - (time.monotonic() - self.started_at))
 
+    def subscribe(self, task: asyncio.Task[object]) -> None:
+        """An open subscription stream: ended at once if the server already stopped accepting."""
+        self.subscriptions.add(task)
+        if self.closing:
+            task.cancel()
+
+    def close(self) -> None:
+        """The server stopped accepting: end the subscription streams (they get an SSE error event)."""
+        self.begin()
+        self.closing = True
+        for task in list(self.subscriptions):
+            task.cancel()
+
     def force(self) -> None:
         """End every open stream now (they get an SSE error event)."""
-        self.begin()
+        self.close()
         self.forced = True
         for task in list(self.streams):
             task.cancel()
@@ -75,9 +93,25 @@ def begin_all() -> None:
         drain.begin()
 
 
+def close_all() -> None:
+    for drain in list(_DRAINS):
+        drain.close()
+
+
 def force_all() -> None:
     for drain in list(_DRAINS):
         drain.force()
+
+
+def _soon(action: Callable[[], None]) -> None:
+    """Run ``action`` on the event loop, not inside the signal handler that asked for it (a handler runs between
+    two bytecodes of whatever the loop was doing, which may be the loop's own bookkeeping)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        action()
+        return
+    loop.call_soon_threadsafe(action)
 
 
 def draining() -> bool:
@@ -100,13 +134,14 @@ class DrainingServer(uvicorn.Server):
             return
         if draining():
             logger.warning("second signal during the drain: ending open streams")
-            force_all()
+            _soon(force_all)
             self.should_exit = True
             return
         begin_all()
         if self.announce_seconds > 0:
             self._exit_at = time.monotonic() + self.announce_seconds
         else:
+            _soon(close_all)
             super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
@@ -118,5 +153,7 @@ class DrainingServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:
+            self._exit_at = None
+            close_all()
             self.should_exit = True
         return await super().on_tick(counter)

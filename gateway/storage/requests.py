@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connexion import request
-from starlette.responses import StreamingResponse
 
 from gateway.storage import code_sessions, code_stream, secrets, sessions
 from gateway.storage.service import storage_config, store, workspace
+from gateway.streaming import SubscriptionResponse
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -20,7 +20,7 @@ def seal_secret(token: str) -> str:
 
 async def event_stream(
     session_id: str, thread_id: str | None = None, previews: Sequence[str] | None = None
-) -> StreamingResponse:
+) -> SubscriptionResponse:
     """The event stream of a session (or of one of its threads), resumable with ``Last-Event-ID``; ``previews``
     are the ``event_deltas[]`` the client asked for."""
     body = await sessions.open_stream(
@@ -32,10 +32,12 @@ async def event_stream(
         disconnected=request.is_disconnected,
         previews=previews or (),
     )
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+    return SubscriptionResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def code_event_stream(session_id: str, from_sequence_num: int | None, *, only_client: bool) -> StreamingResponse:
+async def code_event_stream(
+    session_id: str, from_sequence_num: int | None, *, only_client: bool
+) -> SubscriptionResponse:
     """The viewer's or the worker's SSE stream, resumed after ``from_sequence_num`` or ``Last-Event-ID``."""
     record = await code_sessions.get(store(), workspace(), session_id)
     after = max(
@@ -51,4 +53,4 @@ async def code_event_stream(session_id: str, from_sequence_num: int | None, *, o
         only_client=only_client,
         disconnected=request.is_disconnected,
     )
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+    return SubscriptionResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -126,3 +126,44 @@ async def test_readiness_goes_unready_while_draining(slow_upstream: AnthropicFak
             served = await client.post(f"{gw.url}/v1/messages", json=message(), headers=HEADERS)
             assert served.status_code == 200  # still accepting during the announce delay
         assert await exit_code(gw, 30) == 0
+
+
+async def test_subscription_streams_end_when_the_server_stops_accepting(
+    slow_upstream: AnthropicFake, tmp_path: Path
+) -> None:
+    """A session's event stream only ends with its session: a drain ends it with the error event at once (the
+    client resumes elsewhere with Last-Event-ID), while a Messages stream opened beside it runs to its end."""
+    with gateway(config(slow_upstream.url, ops={"drain_grace_seconds": 60}), tmp_path) as gw:
+        async with httpx.AsyncClient(base_url=gw.url, headers=HEADERS, timeout=60) as admin:
+            agent = (await admin.post("/v1/agents", json={"name": "drained", "model": "claude-haiku-4-5"})).json()
+            environment = (await admin.post("/v1/environments", json={"name": "drained"})).json()
+            session = await admin.post("/v1/sessions", json={"agent": agent["id"], "environment_id": environment["id"]})
+            assert session.status_code == 200, session.text
+        subscribed = asyncio.Event()
+        ended_at: list[float] = []
+
+        async def subscription() -> bytes:
+            body = b""
+            path = f"{gw.url}/v1/sessions/{session.json()['id']}/events/stream"
+            async with httpx.AsyncClient(timeout=60) as client, client.stream("GET", path, headers=HEADERS) as r:
+                assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+                subscribed.set()
+                async for chunk in r.aiter_bytes():
+                    body += chunk
+            ended_at.append(time.monotonic())
+            return body
+
+        watcher = asyncio.create_task(subscription())
+        await asyncio.wait_for(subscribed.wait(), timeout=30)
+        tasks, client = await open_streams(gw, 1)
+        signalled = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        watched = await asyncio.wait_for(watcher, timeout=10)
+        assert ended_at[0] - signalled < 5  # not the 60 s grace period
+        assert not tasks[0].done()  # the finite stream is still running
+        answer = await tasks[0]
+        await client.aclose()
+        assert await exit_code(gw, 30) == 0
+    last = watched.rstrip().split(b"\n\n")[-1]
+    assert last.startswith(b"event: error\n") and b"overloaded_error" in last, watched[-300:]
+    assert b"message_stop" in answer and b"event: error" not in answer

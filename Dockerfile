@@ -19,8 +19,11 @@ COPY gateway ./gateway
 COPY handlers ./handlers
 COPY codegen ./codegen
 COPY deploy/gateway.yaml ./config/gateway.yaml
-# with the [litellm] extra: the image serves translated backends too (a slim image: drop it)
-RUN pip install --no-cache-dir -e ".[litellm]"
+# with the [litellm] extra: the image serves translated backends too (a slim image: drop it). The project's own modules
+# are byte-compiled here: an editable install is not, and with PYTHONDONTWRITEBYTECODE (and /app not writable by the
+# gateway user) every start would compile them from source.
+RUN pip install --no-cache-dir -e ".[litellm]" \
+    && python -m compileall -q gateway handlers
 
 # CONFIG_FILE_PATH selects the config (LiteLLM's variable); compose mounts its own over this one.
 # XDG_DATA_HOME puts the SQLite default, blobs and the vault key under /data/litellm-gateway.

@@ -37,6 +37,13 @@ def rss_mib(pid: int) -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): steadier than wall time on a loaded machine."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bare_start() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import uvicorn"], check=True)
@@ -74,6 +81,7 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.02)
             print(f"cold start to a healthy /healthcheck: {time.perf_counter() - started:.2f} s")
+            print(f"CPU of the process until healthy: {cpu_seconds(proc.pid):.2f} s (user + system)")
             print(f"RSS when healthy: {rss_mib(proc.pid):.0f} MiB")
             with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as c:
                 calls: dict[str, Callable[[], httpx.Response]] = {

@@ -41,7 +41,7 @@ from gateway.ops.access import OpsMiddleware
 from gateway.proxy.accounting import AccountingMiddleware
 from gateway.proxy.websocket import voice_relay
 from gateway.settings import Settings
-from gateway.spec import AllowIndex, install_fast_spec_validation, load_spec, routing_order
+from gateway.spec import AllowIndex, install_fast_spec_validation, install_uncopied_raw_spec, load_spec, routing_order
 from gateway.spec_document import SpecDocumentMiddleware
 from gateway.validation import GatewayResponseValidationMiddleware, precompile_bodies, validator_map
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings) -> ASGIApp:
     """Build the gateway ASGI application for ``settings``."""
     doc = spec_document(settings)
     install_fast_spec_validation()
+    install_uncopied_raw_spec()
     handlers = ErrorHandlers(AllowIndex.from_spec(doc))
     api = connexion.AsyncApp(__name__, middlewares=_connexion_middlewares(handlers))
     # The parsed document rather than the path: connexion would re-read a multi-megabyte file with the pure-Python

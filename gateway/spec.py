@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import os
 import re
@@ -106,8 +105,12 @@ def routing_order(doc: Mapping[str, Any]) -> dict[str, Any]:
 
     OpenAPI matches ``/v1/environments/bridge`` before ``/v1/environments/{environment_id}``; connexion registers
     routes in document order and the first full match wins, so the order must say so. The hot concrete paths
-    (``HOT_PATHS``) go first: the route scan is linear, and /v1/messages was 80th of 129 (bench/native_hop.py)."""
-    ordered = copy.deepcopy(dict(doc))
+    (``HOT_PATHS``) go first: the route scan is linear, and /v1/messages was 80th of 129 (bench/native_hop.py).
+
+    A shallow copy: connexion never changes the objects of the document it is given (it rebuilds its mappings,
+    sets top-level defaults on its own copy and resolves ``$ref``s in a deep copy), so the nested objects can be
+    ``doc``'s own (``tests/core/test_spec_document.py`` checks that the served document is unchanged)."""
+    ordered = dict(doc)
 
     def key(item: tuple[str, Any]) -> tuple[bool, list[tuple[bool, str]]]:
         return item[0] not in HOT_PATHS, [(seg.startswith("{"), seg) for seg in item[0].split("/")]
@@ -163,6 +166,31 @@ class AllowIndex:
 
 
 _CONNEXION_VALIDATE: Any = None
+_CONNEXION_INIT: Any = None
+
+
+def install_uncopied_raw_spec() -> None:
+    """Make connexion's ``Specification`` keep the document it is given as its raw form instead of a deep copy of
+    it. connexion reads that raw form only to serve its own ``/openapi.json`` (through ``clone``, which copies it
+    again), and the gateway serves the document itself (:mod:`gateway.spec_document`); the copy cost a tenth of a
+    start-up and a copy of the contract in memory. Everything else is connexion's: defaults on the given mapping
+    (which ``Specification.from_dict`` has just rebuilt), its validation, ``$ref`` resolution into a deep copy.
+    Idempotent."""
+    global _CONNEXION_INIT
+    if _CONNEXION_INIT is not None:
+        return
+    from connexion.json_schema import resolve_refs
+    from connexion.spec import Specification
+
+    def init(self: Any, raw_spec: dict[str, Any], *, base_uri: str = "") -> None:
+        self._raw_spec = raw_spec
+        self._set_defaults(raw_spec)
+        self._validate_spec(raw_spec)
+        self._spec = resolve_refs(raw_spec, base_uri=base_uri)
+        self._base_uri = base_uri
+
+    _CONNEXION_INIT = Specification.__init__
+    Specification.__init__ = init
 
 
 def install_fast_spec_validation() -> None:

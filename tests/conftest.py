@@ -2,21 +2,35 @@
 
 * The gateway's default data directory points into a temporary directory, never the user's home; set at import time,
   before any app (in process or as a subprocess, which inherits the environment) resolves it.
+* The gateway's own modules are byte-compiled once, before any test starts a gateway process: with
+  ``PYTHONDONTWRITEBYTECODE`` set (as on these machines) every process would otherwise compile ~180 modules from
+  source at start-up (pip byte-compiles installed packages, not an editable project).
 * How much schemathesis exercised (operations and generated cases), added up from the tests' reports, so it is right
   when pytest-xdist workers ran them (this file is loaded by the process that reports; a conftest further down is not).
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import tempfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from tests.contract._stats import PROPERTY
 
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="gw-tests-data-")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # once, in the process that starts the test workers (or runs alone)
+        for package in ("gateway", "handlers", "bench"):
+            compileall.compile_dir(ROOT / package, quiet=1)
+
 
 REPORTED: Counter[str] = Counter()
 #: items that reported their teardown in this process (every item that ran reports exactly one)

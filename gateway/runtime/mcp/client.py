@@ -13,10 +13,12 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx2
-from mcp import Client
+
+if TYPE_CHECKING:  # the ``mcp`` package is imported on the first connection: it costs a quarter of a start-up
+    from mcp import Client
 
 FailureKind = Literal["authentication", "connection"]
 
@@ -76,6 +78,7 @@ def _failure(url: str, error: BaseException, statuses: _Statuses, timeout_s: flo
 
 @asynccontextmanager
 async def connect(url: str, token: str | None, timeout_s: float) -> AsyncIterator[Client]:
+    from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
     statuses = _Statuses()

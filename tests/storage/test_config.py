@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,32 @@ def test_migrations_are_idempotent_and_sqlite_uses_wal(tmp_path: Path) -> None:
     mode, head, tables = asyncio.run(run())
     assert mode == "wal" and head == "0004"
     assert {"resources", "resource_versions", "events", "alembic_version", "virtual_keys", "spend_logs"} <= tables
+
+
+def test_the_head_read_from_the_files_is_alembics_and_a_restart_at_head_does_not_import_alembic(
+    tmp_path: Path,
+) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from gateway.storage.db import MIGRATIONS_DIR, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert [head_revision()] == ScriptDirectory.from_config(cfg).get_heads()
+    # a fresh process: migrate a new database (alembic runs), then a second process on it (alembic is not imported)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
+    script = (
+        "import asyncio, sys\n"
+        "from gateway.storage.config import parse_storage\n"
+        "from gateway.storage.db import create_engine, migrate\n"
+        f"config = parse_storage({{'storage': {{'database_url': {url!r}}}}})\n"
+        "async def run():\n"
+        "    engine = create_engine(config)\n"
+        "    await migrate(engine, config)\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(run())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True) for _ in "12"]
+    assert [run.stdout.strip() for run in runs] == ["True", "False"], [run.stderr[-2000:] for run in runs]

@@ -213,15 +213,26 @@ CASES: list[tuple[str, dict[str, str], bytes]] = [
 ]
 
 
+# requests the upstream fails (status), to compare the gateway's error answers after an upstream call (the 529
+# cools the deployment down: last)
+UPSTREAM_FAILS: list[tuple[str, bytes, int]] = [
+    ("/v1/messages?beta=true", json.dumps(BODY).encode(), 400),
+    ("/v1/messages", json.dumps({**BODY, "stream": True}).encode(), 529),
+]
+
+
 def test_the_lane_answers_logs_and_counts_as_connexion_does(upstream: AnthropicFake) -> None:
     with (
         access_lines() as lines,
         served(upstream, lane=True) as (fast_url, lane),
         served(upstream, lane=False) as (plain_url, unbound),
     ):
-        for path, headers, content in CASES:
+        failing = [(path, HEADERS, content, status) for path, content, status in UPSTREAM_FAILS]
+        for path, headers, content, status in [*[(*case, 0) for case in CASES], *failing]:
             answers = []
             for url in (fast_url, plain_url):
+                if status:
+                    upstream.script(Behavior(status=status))
                 before = len(lines.lines)
                 response = httpx.post(url + path, headers=headers, content=content)
                 deadline = time.monotonic() + 5
@@ -229,6 +240,7 @@ def test_the_lane_answers_logs_and_counts_as_connexion_does(upstream: AnthropicF
                     assert time.monotonic() < deadline, "no access line"
                     time.sleep(0.01)
                 answers.append((_comparable(response), _line(lines.lines[-1])))
+                assert upstream.pending == 0, "a scripted failure was not used"
             assert answers[0] == answers[1], path
 
         def requests(url: str) -> list[str]:
@@ -237,7 +249,7 @@ def test_the_lane_answers_logs_and_counts_as_connexion_does(upstream: AnthropicF
 
         assert requests(fast_url) == requests(plain_url)
     # every case is answered by the lane itself, errors included
-    assert (lane.taken, lane.passed, unbound.taken) == (len(CASES), 0, 0)
+    assert (lane.taken, lane.passed, unbound.taken) == (len(CASES) + len(UPSTREAM_FAILS), 0, 0)
 
 
 def test_the_lane_in_local_mode(upstream: AnthropicFake) -> None:

@@ -20,34 +20,17 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from starlette.types import ASGIApp
 
 from bench.fakes import AnthropicFake, Behavior
 from gateway.app import create_app
 from gateway.fastlane import FastLane
 from gateway.settings import settings_from_mapping
+from tests.fast_lane import lane_of
 
 KEY = "sk-gw-lane-test-0123456789"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
 BODY: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 REQUEST_ID = re.compile(r"req_[0-9A-Za-z]{24}")
-
-
-def lane_of(app: ASGIApp) -> FastLane:
-    """The app's fast lane, found by walking its middlewares."""
-    pending: list[Any] = [app]
-    seen: set[int] = set()
-    while pending:
-        item = pending.pop()
-        if isinstance(item, FastLane):
-            return item
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        pending.extend(getattr(item, name) for name in ("app", "http", "middleware") if hasattr(item, name))
-        stack = getattr(item, "middleware_stack", None)  # connexion's built layers
-        pending.extend(stack if isinstance(stack, list) else [])
-    raise AssertionError("no fast lane in the app")
 
 
 class _Lines(logging.Handler):

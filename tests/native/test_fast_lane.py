@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.types import Message, Receive, Scope, Send
 
 from bench.fakes import AnthropicFake, Behavior
 from gateway.app import create_app
@@ -245,3 +246,33 @@ def test_the_lane_in_local_mode(upstream: AnthropicFake) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.01)
     assert (lines.lines[-1]["operation"], lines.lines[-1]["key_name"]) == ("native.messages.create", "local")
+
+
+async def test_a_client_gone_mid_body_goes_to_connexion_with_what_was_read() -> None:
+    """The lane reads the body after the security check; a disconnect before its end hands the request to connexion
+    with the messages read so far replayed (connexion then answers as it always did)."""
+    settings = settings_from_mapping({"gateway": {"api_keys": []}, "runtime": {"run_sessions": False}})
+    lane = lane_of(create_app(settings))  # local mode: the security check needs no lifespan state
+    seen: list[Message] = []
+
+    async def connexion(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.extend([await receive(), await receive()])
+
+    lane.app = connexion
+    sent: list[Message] = [
+        {"type": "http.request", "body": b'{"model": "m",', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    pending = iter(sent)
+
+    async def receive() -> Message:
+        return next(pending)
+
+    async def send(message: Message) -> None:
+        raise AssertionError("the lane answered")
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+    scope = {"type": "http", "method": "POST", "path": "/v1/messages", "query_string": b"", "headers": headers}
+    await lane(scope, receive, send)
+    assert seen == sent
+    assert (lane.taken, lane.passed) == (0, 1)

@@ -263,10 +263,8 @@ def _routed(stack: Sequence[Any], path: str) -> tuple[str, str] | None:
 def _match(router: Router, scope: Scope) -> tuple[RoutingOperation, Scope] | None:
     for candidate in router.routes:
         match, child = candidate.matches(scope)
-        if match is Match.NONE:
-            continue
         if match is not Match.FULL:
-            return None  # a method mismatch first: starlette would not look further for a full match either way
+            continue  # starlette, too, takes the first full match (a partial one is another method's route)
         merged = {**scope, **child}
         if isinstance(candidate, Mount):
             inner = candidate.app

@@ -276,3 +276,11 @@ async def test_a_client_gone_mid_body_goes_to_connexion_with_what_was_read() -> 
     await lane(scope, receive, send)
     assert seen == sent
     assert (lane.taken, lane.passed) == (0, 1)
+
+
+def test_the_lane_binds_nothing_that_connexion_does_not_route_to_these_handlers() -> None:
+    """A spec without these operations (the core tests' mini spec, its own handlers package): nothing is bound, and
+    every request goes to connexion."""
+    from tests.core.conftest import mini_settings
+
+    assert lane_of(create_app(mini_settings())).routes == {}

@@ -61,6 +61,7 @@ SPECIFIC: tuple[tuple[str, Match], ...] = (
     ),
 )
 GENERAL: tuple[tuple[str, Match], ...] = (
+    ("gateway Messages fast lane, its own code (gateway.fastlane)", _files("gateway/fastlane")),
     ("gateway ASGI middlewares (request id, body limit, accounting), auth", _files("gateway/")),
     (
         "connexion + starlette (middleware stack, security, decorators, wrappers)",

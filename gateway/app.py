@@ -4,7 +4,8 @@ Shape of the ASGI stack, outermost first::
 
     RequestIdMiddleware -> OpsMiddleware -> BodySizeLimitMiddleware -> dispatch by scope type
         ├── http      -> AccountingMiddleware -> SpecDocumentMiddleware (/openapi.json, /openapi.yaml) -> connexion
-        │                AsyncApp (routing, security, validation, handlers resolved from operationIds)
+        │                AsyncApp (routing, security, validation, handlers resolved from operationIds; inside its
+        │                exception handlers, gateway.fastlane takes the plain Messages and count_tokens requests)
         └── websocket, lifespan -> Starlette (lifespan; WebSocketRoute /api/ws/speech_to_text/voice_stream, the
                          voice relay of gateway.proxy.websocket)
 
@@ -24,6 +25,7 @@ from functools import partial
 from typing import Any
 
 import connexion
+from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
@@ -35,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import services
 from gateway.auth import KEY_INDEX_STATE, SETTINGS_STATE, KeyIndex, security_map
 from gateway.error_handlers import ErrorHandlers, starlette_unhandled
+from gateway.fastlane import FastLane
 from gateway.limits import parse_limits
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.ops.access import OpsMiddleware
@@ -80,13 +83,16 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
 
 
 def _connexion_middlewares(handlers: ErrorHandlers) -> list[Any]:
-    """connexion's default stack, with its outermost crash handler rendering our envelope too, and response
-    validation that accepts pass-through SSE (gateway.validation.GatewayResponseValidationMiddleware)."""
+    """connexion's default stack, with its outermost crash handler rendering our envelope too, response validation
+    that accepts pass-through SSE (gateway.validation.GatewayResponseValidationMiddleware), and the Messages fast
+    lane (gateway.fastlane) just inside the exception handlers, before connexion's routing."""
     replaced: dict[Any, Any] = {
         ServerErrorMiddleware: partial(ServerErrorMiddleware, handler=handlers.on_unhandled),
         ResponseValidationMiddleware: GatewayResponseValidationMiddleware,
     }
-    return [replaced.get(m, m) for m in ConnexionMiddleware.default_middlewares]
+    stack = [replaced.get(m, m) for m in ConnexionMiddleware.default_middlewares]
+    stack.insert(stack.index(ExceptionMiddleware) + 1, FastLane)
+    return stack
 
 
 def _build_now(api: Any) -> None:
@@ -96,6 +102,9 @@ def _build_now(api: Any) -> None:
     if middleware.middleware_stack is None:
         middleware.app, middleware.middleware_stack = middleware._build_middleware_stack()
     precompile_bodies(middleware.middleware_stack, PRECOMPILED_OPERATIONS)
+    for layer in middleware.middleware_stack:
+        if isinstance(layer, FastLane):
+            layer.bind(middleware.middleware_stack)
 
 
 class _ByScopeType:

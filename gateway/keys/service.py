@@ -67,6 +67,17 @@ def identity_of() -> dict[str, str]:
         info = context.get("token_info")
     except LookupError:
         info = None
+    return _identity(info)
+
+
+def identity_in(scope: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`identity_of` read from the request's scope (``extensions.connexion_context.token_info``, where
+    connexion's security check puts it and its context middleware reads it), for code outside a connexion handler."""
+    context = (scope.get("extensions") or {}).get("connexion_context")
+    return _identity(context.get("token_info") if isinstance(context, Mapping) else None)
+
+
+def _identity(info: Any) -> dict[str, str]:
     if isinstance(info, Mapping):
         return {str(k): str(v) for k, v in info.items() if isinstance(v, str)}
     return {"sub": "local", "workspace": "default"}

@@ -31,6 +31,7 @@ from gateway.app import create_app
 from gateway.settings import settings_from_mapping
 from tests.contract._checks import semantic_operation_configs
 from tests.contract._stats import SCHEMATHESIS_CASES
+from tests.fast_lane import lane_of
 from tests.model_fake import model_routing
 
 KEY = "sk-gw-test-schemathesis-0123456789"
@@ -106,3 +107,15 @@ def test_every_operation(case: Case) -> None:
         excluded.append(positive_data_acceptance)
     key = MASTER_KEY if case.operation.path.startswith(ADMIN_PATHS) else KEY
     case.call_and_validate(headers={"x-api-key": key}, excluded_checks=excluded)
+
+
+def test_the_messages_fast_lane_took_the_fuzz_cases() -> None:
+    """The Messages operations above were fuzzed through the fast lane (gateway.fastlane), not only through connexion:
+    the lane's own counters say so (it answered valid and invalid cases; the unusual ones went to connexion)."""
+    fuzzed = sum(SCHEMATHESIS_CASES[label] for label in ("POST /v1/messages", "POST /v1/messages/count_tokens"))
+    if not fuzzed:
+        pytest.skip("no Messages operation was fuzzed in this run")
+    lane = lane_of(APP)
+    print(f"fast lane: {lane.taken} taken, {lane.passed} passed to connexion, {fuzzed} cases")
+    assert sorted(lane.routes) == ["/v1/messages", "/v1/messages/count_tokens"]
+    assert lane.taken > 0

@@ -268,19 +268,19 @@ class KeysService:
         if not rows:
             self._first_at = time.monotonic()
         rows.append(
-            SpendRow(
-                request_id=request_id or f"call_{secrets.token_hex(12)}",
-                key_id=meter_id(identity),
-                key_name=identity.get("sub"),
-                workspace=identity.get("workspace") or "default",
-                model=model,
-                deployment=deployment,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
-                cost=cost,
-                created_at=at,
+            SpendRow(  # positional, in spend_logs' column order (a NamedTuple: the driver's parameter row)
+                request_id or f"call_{secrets.token_hex(12)}",
+                key_id or meter_id(identity),
+                identity.get("sub"),
+                identity.get("workspace") or "default",
+                model,
+                deployment,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_creation_input_tokens,
+                usage.cache_read_input_tokens,
+                cost,
+                at,
             )
         )
         if len(rows) == 1 or len(rows) == BATCH_ROWS:

@@ -7,9 +7,12 @@ Two measurements, each with its baseline taken in the same run:
 
 1. **In process** (CPU per call, ``time.process_time``): the keys service on a fresh SQLite database, for a key with
    a budget, an rpm and a tpm limit: ``identify`` (cached lookup) + ``admit`` (model list, counters, refusal check),
-   and ``record`` (queueing, then the writer's counter update and its share of the batched INSERT, measured until
-   the queue is drained; once with the calls queued back to back, once with the writer woken for each call, as
-   sequential requests do). Baseline: ``KeyIndex.identify``, the configuration-key check every request already paid.
+   and ``record`` (pricing, the counters' advance and the row, plus the writer's share of the batched INSERT: the
+   writer's CPU is counted, divided per row, measured until every row is written; once with the calls back to
+   back, once one at a time with the event loop turning between calls, as sequential requests, the writer's batches
+   written while calls keep coming; each call carries a request id as real calls do). Baseline:
+   ``KeyIndex.identify``, the configuration-key check every request already paid. The headline is checks +
+   recording, both ways; the one-at-a-time figure is the one held against the target.
    With per-process counters and with Redis counters (127.0.0.1:6379, synced in the background every 100 ms: the
    sync's CPU is counted, the loop lets it run; wall time is reported too).
 2. **Gateway process** (CPU per request from /proc utime+stime of ``litellm-gateway serve``): sequential
@@ -55,6 +58,7 @@ async def _in_process(n: int, redis: bool) -> dict[str, float]:
     from gateway.keys.service import KeysService
     from gateway.keys.store import KeyStore
     from gateway.keys.synced import SyncedCounters
+    from gateway.request_id import new_request_id
     from gateway.settings import settings_from_mapping
     from gateway.storage.config import parse_storage
     from gateway.storage.db import create_engine, migrate
@@ -76,6 +80,9 @@ async def _in_process(n: int, redis: bool) -> dict[str, float]:
     settings = settings_from_mapping({"gateway": {"api_keys": [{"key": CONFIG_KEY, "name": "c"}]}})
     index = KeyIndex.from_settings(settings)
     usage = Usage(input_tokens=1200, output_tokens=300, cache_read_input_tokens=5000)
+    # a real call carries its request's id (made by the request-id middleware for every request, keys or not):
+    # made here beforehand, so the rows' primary keys are as random as in real traffic
+    request_ids = [new_request_id() for _ in range(2 * n)]
 
     def timed(start_cpu: float, start_wall: float) -> tuple[float, float]:
         return (time.process_time() - start_cpu) / n * 1e6, (time.perf_counter() - start_wall) / n * 1e6
@@ -97,9 +104,9 @@ async def _in_process(n: int, redis: bool) -> dict[str, float]:
                 await asyncio.sleep(0)
         checks = timed(cpu, wall)
         cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(n):
-            keys.record(identity, MODEL, usage, deployment="main/1")
-        await keys.stop()  # drains the queue: counters advanced, rows written
+        for i in range(n):
+            keys.record(identity, MODEL, usage, deployment="main/1", request_id=request_ids[i])
+        await keys.stop()  # writes the rows (record advanced the counters)
         recording = timed(cpu, wall)
         keys.start()
         cpu, wall = time.process_time(), time.perf_counter()
@@ -108,8 +115,9 @@ async def _in_process(n: int, redis: bool) -> dict[str, float]:
                 await asyncio.sleep(0)
         ticks = timed(cpu, wall)
         cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(n):  # one call at a time, as sequential requests: the writer wakes up for each
-            keys.record(identity, MODEL, usage, deployment="main/1")
+        for i in range(n, 2 * n):  # one call at a time, the loop turning between calls, as sequential requests:
+            # the writer's batches are written while calls keep coming, its CPU counted
+            keys.record(identity, MODEL, usage, deployment="main/1", request_id=request_ids[i])
             for _tick in range(3):
                 await asyncio.sleep(0)
         await keys.stop()
@@ -192,7 +200,8 @@ def main() -> int:
             f"spend recording {micro['record_cpu_us']:.1f} µs (wall {micro['record_wall_us']:.1f} µs; "
             f"{micro['record_alone_cpu_us']:.1f} µs when each call is drained alone, net of the harness's 3 loop "
             f"turns per call, {micro['ticks_cpu_us']:.1f} µs); "
-            f"checks + recording {micro['checks_cpu_us'] + micro['record_cpu_us']:.1f} µs (target <= 50 µs)"
+            f"checks + recording {micro['checks_cpu_us'] + micro['record_cpu_us']:.1f} µs back to back, "
+            f"{micro['checks_cpu_us'] + micro['record_alone_cpu_us']:.1f} µs one at a time (target <= 50 µs)"
         )
         gateway = _gateway_rounds(gateway_n, rounds, redis)
         print(

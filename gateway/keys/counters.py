@@ -44,29 +44,45 @@ class Counters(Protocol):
         """``add`` without awaiting: what a recorded call adds, counted at once (the request path's form)."""
 
 
+class _KeyState:
+    """One key's numbers in this process: the current minute's requests and tokens, the budget window's spend."""
+
+    __slots__ = ("minute", "rpm", "spend", "spend_until", "tpm", "window")
+
+    def __init__(self) -> None:
+        self.minute = -1
+        self.rpm = 0
+        self.tpm = 0
+        self.window: str | None = None
+        self.spend = 0.0
+        self.spend_until = 0.0  # clock() after which the spend is re-seeded from the database
+
+    def roll(self, minute: int) -> None:
+        if minute > self.minute:  # a new minute starts from zero; an older one is over and no longer read
+            self.minute, self.rpm, self.tpm = minute, 0, 0
+
+
 class MemoryCounters:
-    """One process's counters (entries expire lazily)."""
+    """One process's counters: one small state per key (a minute's rpm/tpm, a budget window's spend), so a check and
+    an advance are a dictionary lookup and a few attribute updates. A call counted for a minute or budget window
+    that has since been left no longer matters to any check and is not kept."""
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self.clock = clock
-        self.ints: dict[str, tuple[int, float]] = {}
-        self.floats: dict[str, tuple[float, float]] = {}
+        self.keys: dict[str, _KeyState] = {}
 
-    def _int(self, name: str) -> int:
-        value, until = self.ints.get(name, (0, 0.0))
-        return value if until > self.clock() else 0
-
-    def _bump(self, name: str, by: int) -> int:
-        value = self._int(name) + by
-        self.ints[name] = (value, self.clock() + MINUTE_TTL)
-        if len(self.ints) > 100_000:
-            self._sweep()
-        return value
+    def _state(self, key_id: str) -> _KeyState:
+        state = self.keys.get(key_id)
+        if state is None:
+            if len(self.keys) >= 100_000:
+                self._sweep()
+            state = self.keys[key_id] = _KeyState()
+        return state
 
     def _sweep(self) -> None:
-        now = self.clock()
-        self.ints = {k: v for k, v in self.ints.items() if v[1] > now}
-        self.floats = {k: v for k, v in self.floats.items() if v[1] > now}
+        """Forget the keys idle for two minutes whose spend is due for re-seeding anyway."""
+        minute, now = int(time.time() // 60), self.clock()
+        self.keys = {k: v for k, v in self.keys.items() if v.minute >= minute - 1 or v.spend_until > now}
 
     def start(self) -> None:
         pass
@@ -77,26 +93,30 @@ class MemoryCounters:
     async def check(
         self, key_id: str, minute: int, window: str, count_request: bool, rpm_limit: int | None = None
     ) -> Snapshot:
-        rpm_name = f"{key_id}:rpm:{minute}"
-        rpm = self._bump(rpm_name, 1) if count_request else self._int(rpm_name)
-        stored = self.floats.get(f"{key_id}:spend:{window}")
-        spend = stored[0] if stored is not None and stored[1] > self.clock() else None
-        return Snapshot(rpm=rpm, tpm=self._int(f"{key_id}:tpm:{minute}"), spend=spend)
+        state = self._state(key_id)
+        state.roll(minute)
+        if minute != state.minute:  # asked about a minute already left behind: nothing counted there any more
+            return Snapshot(rpm=0, tpm=0, spend=self._spend(state, window))
+        if count_request:
+            state.rpm += 1
+        return Snapshot(rpm=state.rpm, tpm=state.tpm, spend=self._spend(state, window))
+
+    def _spend(self, state: _KeyState, window: str) -> float | None:
+        return state.spend if state.window == window and state.spend_until > self.clock() else None
 
     async def seed(self, key_id: str, window: str, spend: float) -> None:
-        name = f"{key_id}:spend:{window}"
-        stored = self.floats.get(name)
-        if stored is None or stored[1] <= self.clock():
-            self.floats[name] = (spend, self.clock() + SPEND_TTL)
+        state = self._state(key_id)
+        if state.window != window or state.spend_until <= self.clock():
+            state.window, state.spend, state.spend_until = window, spend, self.clock() + SPEND_TTL
 
     async def add(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
         self.advance(key_id, minute, window, tokens, cost)
 
     def advance(self, key_id: str, minute: int, window: str | None, tokens: int, cost: float) -> None:
+        state = self._state(key_id)
         if tokens:
-            self._bump(f"{key_id}:tpm:{minute}", tokens)
-        if window is not None and cost:
-            name = f"{key_id}:spend:{window}"
-            stored = self.floats.get(name)
-            if stored is not None and stored[1] > self.clock():
-                self.floats[name] = (stored[0] + cost, stored[1])
+            state.roll(minute)
+            if minute == state.minute:
+                state.tpm += tokens
+        if cost and window is not None and state.window == window:
+            state.spend += cost  # once seeded; an expired seed is replaced by the next check's database read

@@ -56,7 +56,7 @@ class _Uncounted:
     key_id: str
     tokens: int
     cost: float
-    at: datetime
+    now: float  # epoch seconds of the call
 
 
 def identity_of() -> dict[str, str]:
@@ -96,7 +96,8 @@ class KeysService:
         self.shared = shared  # counters in Redis (every process) rather than this process's memory
         self._by_hash: dict[str, tuple[VirtualKey | None, float]] = {}
         self._by_id: dict[str, tuple[VirtualKey, float]] = {}
-        self._windows: dict[str, tuple[VirtualKey, datetime, datetime, str]] = {}  # per key: its current window
+        #: per key: its current budget window (start and end in epoch seconds, the window, its counter name)
+        self._windows: dict[str, tuple[VirtualKey, float, float, tuple[datetime, datetime], str]] = {}
         self._rows: list[SpendRow] = []  # recorded, not written yet
         self._first_at = 0.0  # time.monotonic() of the batch's first row
         self._uncounted: list[_Uncounted] = []
@@ -165,7 +166,7 @@ class KeysService:
             return None
         if key.blocked:
             raise AuthenticationFailed("this key is blocked", headers={"x-should-retry": "false"})
-        if key.expired(utcnow()):
+        if key.expires is not None and key.expired(utcnow()):
             raise AuthenticationFailed("this key has expired", headers={"x-should-retry": "false"})
         return {"sub": key.key_name or key.id, "workspace": key.workspace, "key_id": key.id}
 
@@ -191,24 +192,27 @@ class KeysService:
         return await self.store.delete(key_ids)
 
     # -- admission -----------------------------------------------------------------------------------------------
-    def _window(self, key: VirtualKey, at: datetime) -> tuple[tuple[datetime, datetime] | None, str]:
-        """The key's budget window holding ``at`` (None for a lifetime budget) and its name in the counters (the
-        last one computed per key is kept: every request of a key needs it, and it changes once per window)."""
+    def _window(self, key: VirtualKey, now: float) -> tuple[tuple[datetime, datetime] | None, str]:
+        """The key's budget window holding ``now`` (epoch seconds; None for a lifetime budget) and its name in the
+        counters (the last one computed per key is kept: every request of a key needs it, and it changes once per
+        window)."""
+        if key.budget_duration is None:
+            return None, LIFETIME
         cached = self._windows.get(key.id)
-        if cached is not None and cached[0] is key and cached[1] <= at < cached[2]:
-            return (cached[1], cached[2]), cached[3]
-        span = key.budget_window(at)
+        if cached is not None and cached[0] is key and cached[1] <= now < cached[2]:
+            return cached[3], cached[4]
+        span = key.budget_window(datetime.fromtimestamp(now, UTC).replace(tzinfo=None))
         if span is None:
             return None, LIFETIME
-        name = str(int(span[0].replace(tzinfo=UTC).timestamp()))
-        self._windows[key.id] = (key, span[0], span[1], name)
+        start, end = (edge.replace(tzinfo=UTC).timestamp() for edge in span)
+        name = str(int(start))
+        self._windows[key.id] = (key, start, end, span, name)
         return span, name
 
     async def standing(self, key: VirtualKey, *, count_request: bool) -> Standing:
         """The key's current counters (counting this request towards rpm when ``count_request``)."""
         now = time.time()
-        today = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
-        window, window_name = self._window(key, today)
+        window, window_name = self._window(key, now)
         snapshot = await self.counters.check(key.id, int(now // 60), window_name, count_request, key.rpm_limit)
         spend = snapshot.spend
         if spend is None:
@@ -266,43 +270,44 @@ class KeysService:
                 self.on_cost(deployment, cost)
             except Exception:  # a metric must not fail a request
                 logger.warning("cost metric update failed", exc_info=True)
-        at = utcnow()
+        now = time.time()
+        at = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)  # the row's time (utcnow's), from the same clock
         key_id = identity.get("key_id")
         if key_id:
             cached = self._by_id.get(key_id)  # the key as admitted (held even when older than CACHE_SECONDS)
             if cached is None:
-                self._uncounted.append(_Uncounted(key_id, usage.total, cost, at))
+                self._uncounted.append(_Uncounted(key_id, usage.total, cost, now))
                 self._wake.set()
             else:
-                self._advance(key_id, cached[0], at, usage.total, cost)
+                self._advance(key_id, cached[0], now, usage.total, cost)
         rows = self._rows
         if not rows:
             self._first_at = time.monotonic()
         rows.append(
-            SpendRow(
-                request_id=request_id or f"call_{secrets.token_hex(12)}",
-                key_id=meter_id(identity),
-                key_name=identity.get("sub"),
-                workspace=identity.get("workspace") or "default",
-                model=model,
-                deployment=deployment,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
-                cost=cost,
-                created_at=at,
+            SpendRow(  # positional, in spend_logs' column order (a NamedTuple: the driver's parameter row)
+                request_id or f"call_{secrets.token_hex(12)}",
+                key_id or meter_id(identity),
+                identity.get("sub"),
+                identity.get("workspace") or "default",
+                model,
+                deployment,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_creation_input_tokens,
+                usage.cache_read_input_tokens,
+                cost,
+                at,
             )
         )
         if len(rows) == 1 or len(rows) == BATCH_ROWS:
             self._wake.set()
         return cost
 
-    def _advance(self, key_id: str, key: VirtualKey | None, at: datetime, tokens: int, cost: float) -> None:
+    def _advance(self, key_id: str, key: VirtualKey | None, now: float, tokens: int, cost: float) -> None:
         """Count a recorded call: tokens this minute, and the spend of the budget window (of the key, when known)."""
         with suppress(Exception):  # counters are best effort; the rows are the record
-            window = None if key is None else self._window(key, at)[1]
-            self.counters.advance(key_id, int(time.time() // 60), window, tokens, cost)
+            window = None if key is None else self._window(key, now)[1]
+            self.counters.advance(key_id, int(now // 60), window, tokens, cost)
 
     async def _write_loop(self) -> None:
         """Write the recorded rows FLUSH_SECONDS after a batch's first row, at BATCH_ROWS rows, and at stop (until
@@ -320,7 +325,7 @@ class KeysService:
                 uncounted, self._uncounted = self._uncounted, []
                 for call in uncounted:
                     with suppress(Exception):
-                        self._advance(call.key_id, await self.key(call.key_id), call.at, call.tokens, call.cost)
+                        self._advance(call.key_id, await self.key(call.key_id), call.now, call.tokens, call.cost)
             due = stopping or len(self._rows) >= BATCH_ROWS or time.monotonic() - self._first_at >= FLUSH_SECONDS
             if self._rows and due:
                 batch, self._rows = self._rows, []

@@ -10,7 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.keys import spend_writer
 from gateway.keys.model import VirtualKey
+from gateway.keys.spend_writer import SpendRow as SpendRow  # re-exported: the row type callers know from here
 from gateway.keys.tables import spend_logs, virtual_keys
 from gateway.storage.store import new_id, utcnow
 
@@ -27,24 +29,6 @@ UPDATABLE = (
     "metadata",
     "blocked",
 )
-
-
-@dataclass(frozen=True)
-class SpendRow:
-    """One metered model call."""
-
-    request_id: str
-    key_id: str
-    key_name: str | None
-    workspace: str
-    model: str
-    deployment: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int
-    cache_read_input_tokens: int
-    cost: float
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -149,19 +133,7 @@ class KeyStore:
     # -- spend ---------------------------------------------------------------------------------------------------
     async def write_spend(self, rows: Sequence[SpendRow]) -> None:
         """Insert the rows and advance each virtual key's lifetime spend, in one transaction."""
-        if not rows:
-            return
-        per_key: dict[str, float] = {}
-        for row in rows:
-            per_key[row.key_id] = per_key.get(row.key_id, 0.0) + row.cost
-        async with self.engine.begin() as conn:
-            await conn.execute(spend_logs.insert(), [row.__dict__ for row in rows])
-            for key_id in sorted(per_key):  # a fixed order: two writers never deadlock on PostgreSQL
-                await conn.execute(
-                    virtual_keys.update()
-                    .where(virtual_keys.c.id == key_id)
-                    .values(spend=virtual_keys.c.spend + per_key[key_id])
-                )
+        await spend_writer.write(self.engine, rows)
 
     async def spend_since(self, key_id: str, start: datetime | None) -> float:
         query = sa.select(sa.func.coalesce(sa.func.sum(spend_logs.c.cost), 0.0)).where(spend_logs.c.key_id == key_id)

@@ -71,8 +71,11 @@ def test_twenty_pollers_on_two_processes_never_get_an_item_twice(tmp_path: Path,
         env = sdk(first).beta.environments.create(name="shared", config={"type": "self_hosted"}).id
         ids = enqueue(postgresql, env, ITEMS)
 
+        start = threading.Barrier(POLLERS)  # every poller has its client before the first poll
+
         def poller(n: int) -> list[str]:
             client = sdk(first if n % 2 == 0 else second)
+            start.wait(timeout=60)
             got = []
             while (item := client.beta.environments.work.poll(env, reclaim_older_than_ms=600_000)) is not None:
                 got.append(item.id)

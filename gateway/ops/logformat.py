@@ -12,14 +12,28 @@ from __future__ import annotations
 import logging
 import sys
 
-from pythonjsonlogger.core import RESERVED_ATTRS
+import orjson
+from pythonjsonlogger.core import RESERVED_ATTRS, LogData
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _Formatter(JsonFormatter):
+    """python-json-logger's formatter with orjson encoding the line when the result is plain ASCII (the usual
+    case: then it is what ``ensure_ascii`` would give, written compactly); anything else (a non-ASCII character,
+    a value orjson cannot encode) takes python-json-logger's own way, ``ensure_ascii`` included."""
+
+    def jsonify_log_record(self, log_data: LogData) -> str:
+        try:
+            line = orjson.dumps(log_data).decode()
+        except TypeError:
+            return str(super().jsonify_log_record(log_data))
+        return line if line.isascii() else str(super().jsonify_log_record(log_data))
+
+
 def json_formatter() -> logging.Formatter:
-    return JsonFormatter(
+    return _Formatter(
         "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
         json_ensure_ascii=True,

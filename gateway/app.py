@@ -46,7 +46,7 @@ from gateway.proxy.websocket import voice_relay
 from gateway.settings import Settings
 from gateway.spec import AllowIndex, install_fast_spec_validation, install_uncopied_raw_spec, load_spec, routing_order
 from gateway.spec_document import SpecDocumentMiddleware
-from gateway.validation import GatewayResponseValidationMiddleware, precompile_bodies, validator_map
+from gateway.validation import GatewayResponseValidationMiddleware, precompile_bodies, register_bodies, validator_map
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +95,13 @@ def _connexion_middlewares(handlers: ErrorHandlers) -> list[Any]:
     return stack
 
 
-def _build_now(api: Any) -> None:
+def _build_now(api: Any, doc: dict[str, Any]) -> None:
     """Build connexion's middleware stack now, so that a missing handler or a bad spec fails ``create_app`` rather
     than the first request (connexion 3.3 builds it lazily on the first call; this mirrors that call)."""
     middleware = api.middleware
     if middleware.middleware_stack is None:
         middleware.app, middleware.middleware_stack = middleware._build_middleware_stack()
+    register_bodies(middleware.middleware_stack, doc)
     precompile_bodies(middleware.middleware_stack, PRECOMPILED_OPERATIONS)
     for layer in middleware.middleware_stack:
         if isinstance(layer, FastLane):
@@ -137,7 +138,7 @@ def create_app(settings: Settings) -> ASGIApp:
         security_map=security_map(settings),
     )
     handlers.install(api)
-    _build_now(api)
+    _build_now(api, doc)
     sockets = Starlette(
         routes=[WebSocketRoute(VOICE_WS_PATH, voice_relay)],
         lifespan=_lifespan(settings),

@@ -193,8 +193,10 @@ def register_bodies(stack: Iterable[Any], doc: Mapping[str, Any]) -> int:
         schema = spec_operation.body_schema("application/json")
         item = (doc.get("paths") or {}).get(getattr(spec_operation, "path", None)) or {}
         written = (
-            ((item.get(getattr(spec_operation, "method", "")) or {}).get("requestBody") or {}).get("content") or {}
-        ).get("application/json", {}).get("schema")
+            (((item.get(getattr(spec_operation, "method", "")) or {}).get("requestBody") or {}).get("content") or {})
+            .get("application/json", {})
+            .get("schema")
+        )
         if schema and isinstance(written, Mapping):
             _WRITTEN[id(schema)] = (schema, written, components, digest)
             registered += 1

@@ -94,7 +94,13 @@ class _Window:
 
 
 def _ours_and_all() -> tuple[float, float]:
-    return sum(cpu_seconds(p) for p in OURS), system_busy_seconds()
+    """CPU seconds of the benchmark's processes and their descendants, each process counted once (this process is
+    the parent of the others, so summing each one's tree would count the fake and the servers twice), and of the
+    whole machine."""
+    ours: dict[int, float] = {}
+    for pid in OURS:
+        ours.update(cpu_by_process(pid))
+    return sum(ours.values()), system_busy_seconds()
 
 
 async def _watch(pid: int | None, begin: float, finish: float, window: _Window, every: float = 0.2) -> None:

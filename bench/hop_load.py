@@ -2,7 +2,8 @@
 
 - :func:`closed_loop`: N workers, each sending the next request when its previous one completes, for a warm-up
   then a measured window; latencies of requests inside the window, throughput, and the target process's CPU time
-  (/proc utime+stime) and peak RSS over the window.
+  (/proc utime+stime, the process and its descendants: all workers of a ``--workers N`` gateway, and how it splits
+  between them), its peak RSS and the whole machine's busy CPUs over the window.
 - :func:`stream_latency`: sequential streamed requests; time to the first body byte and to the end of the stream.
 - :func:`hold_streams`: open N slow SSE streams at once, hold them, and check that every one is still receiving
   events at the end.
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench.hop_procs import cpu_seconds, open_fds, rss_mb, system_busy_seconds
+from bench.hop_procs import cpu_by_process, cpu_seconds, open_fds, rss_mb, system_busy_seconds
 
 MODEL = "claude-sonnet-5-5"
 # The benchmark's own processes (fake, gateway, LiteLLM, this one): CPU used by anything else during a measurement
@@ -59,6 +60,8 @@ class LoadRun:
     cpu_s: float | None = None
     rss_peak_mb: float | None = None
     background_cpus: float | None = None  # CPUs used by other processes during the window
+    machine_cpus: float | None = None  # CPUs busy on the whole machine during the window (all processes)
+    process_cpus: tuple[float, ...] = ()  # CPUs used by each process of the target's tree, busiest first
 
     @property
     def rps(self) -> float:
@@ -86,10 +89,18 @@ class _Window:
     cpu_s: float | None = None
     rss_peak_mb: float | None = None
     background_cpus: float | None = None
+    machine_cpus: float | None = None
+    process_cpus: tuple[float, ...] = ()
 
 
 def _ours_and_all() -> tuple[float, float]:
-    return sum(cpu_seconds(p) for p in OURS), system_busy_seconds()
+    """CPU seconds of the benchmark's processes and their descendants, each process counted once (this process is
+    the parent of the others, so summing each one's tree would count the fake and the servers twice), and of the
+    whole machine."""
+    ours: dict[int, float] = {}
+    for pid in OURS:
+        ours.update(cpu_by_process(pid))
+    return sum(ours.values()), system_busy_seconds()
 
 
 async def _watch(pid: int | None, begin: float, finish: float, window: _Window, every: float = 0.2) -> None:
@@ -97,7 +108,8 @@ async def _watch(pid: int | None, begin: float, finish: float, window: _Window, 
     await asyncio.sleep(max(0.0, begin - time.perf_counter()))
     window.start = time.perf_counter()
     ours0, all0 = _ours_and_all()
-    cpu0 = cpu_seconds(pid) if pid else None
+    by_process0 = cpu_by_process(pid) if pid else {}
+    cpu0 = sum(by_process0.values()) if pid else None
     peak = rss_mb(pid) if pid else None
     while (now := time.perf_counter()) < finish:
         await asyncio.sleep(min(every, finish - now))
@@ -105,11 +117,18 @@ async def _watch(pid: int | None, begin: float, finish: float, window: _Window, 
             peak = max(peak or 0.0, rss_mb(pid))
     window.end = time.perf_counter()
     ours1, all1 = _ours_and_all()
-    if OURS and window.end > window.start:
-        window.background_cpus = max(0.0, (all1 - all0) - (ours1 - ours0)) / (window.end - window.start)
+    span = window.end - window.start
+    if OURS and span > 0:
+        window.background_cpus = max(0.0, (all1 - all0) - (ours1 - ours0)) / span
+    if span > 0:
+        window.machine_cpus = (all1 - all0) / span
     if pid and cpu0 is not None:
-        window.cpu_s = cpu_seconds(pid) - cpu0
+        by_process1 = cpu_by_process(pid)
+        window.cpu_s = sum(by_process1.values()) - cpu0
         window.rss_peak_mb = peak
+        if span > 0:
+            used = [(cpu - by_process0.get(member, 0.0)) / span for member, cpu in by_process1.items()]
+            window.process_cpus = tuple(sorted(used, reverse=True))
 
 
 async def closed_loop(target: Target, body: bytes, concurrency: int, warmup_s: float, measure_s: float) -> LoadRun:
@@ -147,6 +166,8 @@ async def closed_loop(target: Target, body: bytes, concurrency: int, warmup_s: f
         cpu_s=window.cpu_s,
         rss_peak_mb=window.rss_peak_mb,
         background_cpus=window.background_cpus,
+        machine_cpus=window.machine_cpus,
+        process_cpus=window.process_cpus,
     )
 
 

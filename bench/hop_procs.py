@@ -1,5 +1,6 @@
 """Processes for ``bench/native_hop.py``: the fake upstream, the gateway and the LiteLLM proxy, each a separate
-process on 127.0.0.1, optionally pinned to a CPU with ``taskset``; and what /proc says about them (CPU time, RSS).
+process on 127.0.0.1, optionally pinned to CPUs with ``taskset``; and what /proc says about them (CPU time, RSS,
+open fds: each summed over the process and its descendants, so a gateway with ``--workers N`` counts its N workers).
 
 Each process gets its own session (process group), so stopping it ends it and any worker it spawned, and nothing
 else. Logs go to files in the run's temporary directory; a process that fails to start has its log tail printed.
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,9 +110,13 @@ class Proc:
             self.popen.wait(5)
 
 
-def _spawn(name: str, url: str, argv: list[str], log: Path, cpu: int | None, env: dict[str, str], cwd: Path) -> Proc:
-    if cpu is not None and shutil.which("taskset"):
-        argv = ["taskset", "-c", str(cpu), *argv]
+def _spawn(
+    name: str, url: str, argv: list[str], log: Path, cpus: Collection[int] | None, env: dict[str, str], cwd: Path
+) -> Proc:
+    """Start ``argv`` in its own session; with ``cpus``, under ``taskset`` (which execs it: the pid is the command's,
+    and the processes it forks inherit the affinity)."""
+    if cpus and shutil.which("taskset"):
+        argv = ["taskset", "-c", ",".join(str(c) for c in sorted(cpus)), *argv]
     handle = log.open("wb")
     popen = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
     handle.close()
@@ -141,7 +147,7 @@ def start_fake(workdir: Path, cpu: int | None, *, event_delay_ms: float, chunks:
         "--chunks",
         str(chunks),
     ]
-    return _spawn("fake", f"http://{LOOPBACK}:{port}", argv, workdir / "fake.log", cpu, _base_env(), ROOT)
+    return _spawn("fake", f"http://{LOOPBACK}:{port}", argv, workdir / "fake.log", _one(cpu), _base_env(), ROOT)
 
 
 def gateway_config(fake_url: str, key: str) -> str:
@@ -159,13 +165,21 @@ def gateway_config(fake_url: str, key: str) -> str:
     )
 
 
-def start_gateway(workdir: Path, cpu: int | None, fake_url: str, key: str) -> Proc:
+def start_gateway(workdir: Path, cpus: Collection[int] | None, fake_url: str, key: str, workers: int = 1) -> Proc:
+    """``litellm-gateway serve`` on ``cpus`` (None: wherever the kernel puts it); with ``workers`` > 1 the pid is the
+    supervisor's and the workers are its children."""
     port = free_port()
     config = workdir / "gateway.yaml"
     config.write_text(gateway_config(fake_url, key))
     argv = [str(PROJECT_BIN / "litellm-gateway"), "serve", "--config", str(config), "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     env = {**_base_env(), "XDG_DATA_HOME": str(workdir / "data")}  # any local storage goes to the run's directory
-    return _spawn("gateway", f"http://{LOOPBACK}:{port}", argv, workdir / "gateway.log", cpu, env, workdir)
+    return _spawn("gateway", f"http://{LOOPBACK}:{port}", argv, workdir / "gateway.log", cpus, env, workdir)
+
+
+def _one(cpu: int | None) -> tuple[int, ...] | None:
+    return None if cpu is None else (cpu,)
 
 
 def litellm_config(fake_url: str, model: str, master_key: str) -> str:
@@ -187,7 +201,21 @@ def start_litellm(workdir: Path, cpu: int | None, fake_url: str, model: str, mas
     config.write_text(litellm_config(fake_url, model, master_key))
     argv = [str(LITELLM_BIN), "--config", str(config), "--host", LOOPBACK, "--port", str(port), "--num_workers", "1"]
     env = {**_base_env(), **LITELLM_ENV}
-    return _spawn("litellm", f"http://{LOOPBACK}:{port}", argv, workdir / "litellm.log", cpu, env, workdir)
+    return _spawn("litellm", f"http://{LOOPBACK}:{port}", argv, workdir / "litellm.log", _one(cpu), env, workdir)
+
+
+def wait_workers(proc: Proc, workers: int, timeout: float) -> None:
+    """With ``workers`` > 1, wait until the supervisor has forked them all and each has its own listening task up:
+    every worker process exists and the gateway answered ``/healthcheck`` on a few new connections."""
+    if workers <= 1:
+        return
+    deadline = time.monotonic() + timeout
+    while len(process_tree(proc.pid)) < workers + 1:
+        if not proc.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.name}: fewer than {workers} workers running:\n{proc.log_tail()}")
+        time.sleep(0.1)
+    for _ in range(4 * workers):  # new connections spread over the workers that accept: each answers once ready
+        proc.wait_ready("/healthcheck", max(1.0, deadline - time.monotonic()))
 
 
 def read_fake_url(proc: Proc, timeout: float = 30.0) -> None:
@@ -216,7 +244,7 @@ def _children(pid: int) -> list[int]:
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (the LiteLLM CLI may run its server in a child)."""
+    """``pid`` and its descendants (the LiteLLM CLI may run its server in a child; ``serve --workers N`` forks N)."""
     tree, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -227,16 +255,22 @@ def process_tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` and its live descendants, in seconds (/proc/<pid>/stat fields 14 and 15)."""
-    total = 0
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """utime + stime in seconds of ``pid`` and of each live descendant, by pid."""
+    out: dict[int, float] = {}
     for member in process_tree(pid):
         with contextlib.suppress(OSError), open(f"/proc/{member}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
+            out[member] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
 
 
 def rss_mb(pid: int) -> float:
-    """VmRSS of ``pid`` and its live descendants, in MiB (/proc/<pid>/status)."""
+    """VmRSS of ``pid`` and its live descendants, in MiB (/proc/<pid>/status); pages that forked workers share with
+    their supervisor are counted in each of them."""
     total_kb = 0
     for member in process_tree(pid):
         with contextlib.suppress(OSError), open(f"/proc/{member}/status") as fh:
@@ -256,9 +290,12 @@ def system_busy_seconds() -> float:
 
 
 def open_fds(pid: int) -> int:
-    with contextlib.suppress(OSError):
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    return -1
+    """Open file descriptors of ``pid`` and its live descendants; -1 if ``pid`` is gone."""
+    total = -1
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total = max(total, 0) + len(os.listdir(f"/proc/{member}/fd"))
+    return total
 
 
 def load_average() -> str:

@@ -166,6 +166,12 @@ def capacity_table(results: dict[str, TargetResults]) -> list[str]:
         _scale({n: _c64(results[n], "cpu_share") for n in names}, 100),
         ".0f",
     )
+    row(
+        f"whole machine busy during concurrency 64 (CPUs of {os.cpu_count()})",
+        {n: _c64(results[n], "machine_cpus") for n in names},
+        ".2f",
+        ratios=False,
+    )
     holds = {n: results[n].hold for n in names}
     n_streams = next((h.requested for h in holds.values() if h), 0)
     cells = [f"SSE streams still receiving after the hold (of {n_streams})", *(_hold_cell(holds[n]) for n in names)]
@@ -207,7 +213,19 @@ def _verdict(value: float | None, goal: float, lower_is_better: bool, unit: str)
     return f"**missed** by {goal - value:.0f} {unit} ({value / goal:.0%} of the goal)"
 
 
-def targets_table(results: dict[str, TargetResults]) -> list[str]:
+def process_split_line(results: dict[str, TargetResults], name: str = "gateway") -> str | None:
+    """How the target's CPU at concurrency 64 split between its processes (supervisor and workers), per round."""
+    rounds = [r.process_cpus for r in results[name].c64 if len(r.process_cpus) > 1]
+    if not rounds:
+        return None
+    cells = ["/".join(f"{cpu:.2f}" for cpu in split) for split in rounds]
+    return (
+        f"{TITLES[name]} CPUs used per process at concurrency 64 (busiest first, supervisor included), by round: "
+        + "; ".join(cells)
+    )
+
+
+def targets_table(results: dict[str, TargetResults], workers: int = 1) -> list[str]:
     p50 = added(results, "gateway", LATENCY_ROWS[0][1])
     p99 = added(results, "gateway", LATENCY_ROWS[1][1])
     rps = _c64(results["gateway"], "rps")
@@ -221,10 +239,11 @@ def targets_table(results: dict[str, TargetResults]) -> list[str]:
         f"| added latency p99, concurrency 1 | ≤ {TARGET_ADDED_P99_MS} ms | {_ms(p99, True)} ms | "
         f"{_verdict(p99, TARGET_ADDED_P99_MS, True, 'ms')} |"
     )
-    lines.append(
-        f"| requests/s, one worker | ≥ {TARGET_RPS:,.0f} | {_fmt(rps, ',.0f')} | "
-        f"{_verdict(rps, TARGET_RPS, False, 'req/s')} |"
-    )
+    if workers == 1:
+        verdict = _verdict(rps, TARGET_RPS, False, "req/s")
+    else:
+        verdict = f"not checked: measured with {workers} workers"
+    lines.append(f"| requests/s, one worker | ≥ {TARGET_RPS:,.0f} | {_fmt(rps, ',.0f')} | {verdict} |")
     if hold is not None:
         verdict = (
             _verdict(float(hold.alive), TARGET_STREAMS, False, "streams")

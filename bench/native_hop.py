@@ -3,11 +3,19 @@ the same workload through the LiteLLM proxy, side by side in one run (issue 3, *
 
     .venv/bin/python bench/native_hop.py            # full run, about 5 minutes
     .venv/bin/python bench/native_hop.py --quick    # a small version, under a minute
+    .venv/bin/python bench/native_hop.py --quick --no-litellm --workers 2   # the gateway with two workers
 
 Separate processes on 127.0.0.1: the Anthropic-wire fake (``python -m bench.fakes anthropic``), the gateway
 (``litellm-gateway serve``: one key, ``anthropic/*`` to the fake) and the LiteLLM proxy (``litellm --config``:
 ``anthropic/<model>`` at the fake). The load generator (aiohttp) runs in this process. On 2+ CPUs the gateway and
 the proxy are pinned to the first CPU, the fake and this process to the second (as in tech-spike.md §(f)).
+
+``--workers N`` passes ``--workers N`` to ``serve`` (a supervisor forking N workers on one socket); the gateway's
+CPU, RSS and fds are then summed over the supervisor and its workers. Pinning cannot give N > 1 workers a CPU each
+on a 2-core machine without sharing the one the fake and load generator use, so ``--gateway-cpus`` says where the
+gateway goes: ``first`` (the first CPU only; the default with one worker) or ``all`` (every CPU, the fake and the load
+generator staying on the second; the default with more than one worker, so the second worker can only use what the
+fake and the load generator leave of it). Compare 1 and N workers with the same ``--gateway-cpus``.
 Measured per round, targets interleaved, medians over rounds: latency at concurrency 1 and 64 (added = target -
 direct in the same round), requests/s and CPU per request (/proc utime+stime) at concurrency 64, streaming time
 to first and last byte, and once per target: N slow SSE streams held open at once, RSS (/proc VmRSS).
@@ -55,6 +63,7 @@ from bench.hop_report import (
     errors_lines,
     latency_table,
     noise_line,
+    process_split_line,
     samples_line,
     targets_table,
 )
@@ -129,11 +138,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM proxy column")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument(
+        "--workers", type=int, default=1, help="gateway worker processes (`serve --workers N`; default 1)"
+    )
+    parser.add_argument(
+        "--gateway-cpus",
+        choices=("first", "all"),
+        help="the gateway on the first CPU only, or on all CPUs (default: first with one worker, all with more)",
+    )
+    parser.add_argument(
         "--profile", metavar="DIR", type=Path, help="also profile the gateway with py-spy at concurrency 64 into DIR"
     )
     parser.add_argument("--profile-seconds", type=float, default=15.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.profile and args.workers > 1:
+        parser.error("--profile samples one process: use it with --workers 1")
+    if args.gateway_cpus is None:
+        args.gateway_cpus = "first" if args.workers == 1 else "all"
+    return args
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
@@ -146,18 +170,41 @@ def plan_for(args: argparse.Namespace) -> Plan:
     return Plan(**{**plan.__dict__, **changes})
 
 
+def pinning(pinned: tuple[int, int] | None, gateway_cpus: tuple[int, ...] | None, litellm: bool) -> str:
+    if pinned is None:
+        return "none"
+    where = ",".join(str(c) for c in gateway_cpus) if gateway_cpus else "?"
+    text = f"gateway on CPU {where}"
+    if litellm:
+        text += f", LiteLLM proxy on CPU {pinned[0]}"
+    text += f", fake and load generator on CPU {pinned[1]}"
+    if gateway_cpus and pinned[1] in gateway_cpus:
+        text += " (the gateway shares that CPU with them)"
+    return text
+
+
 def header(
-    args: argparse.Namespace, plan: Plan, pinned: tuple[int, int] | None, litellm: str | None, started: str, source: str
+    args: argparse.Namespace,
+    plan: Plan,
+    pin: str,
+    litellm: str | None,
+    started: str,
+    source: str,
 ) -> list[str]:
     command = ".venv/bin/python bench/native_hop.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
-    pin = f"servers under test on CPU {pinned[0]}, fake and load generator on CPU {pinned[1]}" if pinned else "none"
+    workers = (
+        "1 worker (`serve`)"
+        if args.workers == 1
+        else f"{args.workers} workers (`serve --workers {args.workers}`: a supervisor and {args.workers} forked "
+        "workers on one socket; CPU, RSS and fds summed over all of them)"
+    )
     lines = [
         "# Native hop benchmark: gateway fast path vs direct vs LiteLLM proxy",
         "",
         f"Reproduce: `{command}` (LiteLLM column: `{procs.LITELLM_SETUP}` first)",
         "",
         f"- started {started}, {os.cpu_count()} CPUs, {procs.interpreter()}, pinning: {pin}",
-        f"- gateway source: {source}",
+        f"- gateway source: {source}; {workers}",
         f"- LiteLLM proxy: {litellm or 'skipped'}",
         f"- request: {len(request_body(False))} B Messages body, model `{MODEL}`; reply ~320 B JSON; streamed reply: "
         f"{STREAM_CHUNKS} text deltas {STREAM_EVENT_DELAY_MS:g} ms apart (26 events)",
@@ -268,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     cpus = sorted(os.sched_getaffinity(0))
     pinned = (cpus[0], cpus[1]) if len(cpus) >= 2 and not args.no_pin else None
     server_cpu, client_cpu = pinned if pinned else (None, None)
+    gateway_cpus: tuple[int, ...] | None = None
+    if pinned:
+        gateway_cpus = (pinned[0],) if args.gateway_cpus == "first" else tuple(cpus)
     use_litellm = not args.no_litellm and procs.LITELLM_BIN.exists()
     litellm_note = None
     if not args.no_litellm and not use_litellm:
@@ -286,12 +336,13 @@ def main(argv: list[str] | None = None) -> int:
         fake = procs.start_fake(workdir, client_cpu, event_delay_ms=STREAM_EVENT_DELAY_MS, chunks=STREAM_CHUNKS)
         started.append(fake)
         procs.read_fake_url(fake)
-        gateway = procs.start_gateway(workdir, server_cpu, fake.url, GATEWAY_KEY)
+        gateway = procs.start_gateway(workdir, gateway_cpus, fake.url, GATEWAY_KEY, args.workers)
         started.append(gateway)
         litellm = procs.start_litellm(workdir, server_cpu, fake.url, MODEL, LITELLM_KEY) if use_litellm else None
         if litellm:
             started.append(litellm)
         gateway.wait_ready("/healthcheck", 90)
+        procs.wait_workers(gateway, args.workers, 90)
         if litellm:
             litellm.wait_ready("/health/liveliness", 240)
             version = procs.litellm_version(procs.BENCH_VENV / "bin" / "python")
@@ -326,17 +377,22 @@ def main(argv: list[str] | None = None) -> int:
             proc.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    report = header(args, plan, pinned, litellm_desc, started_at, source)
+    pin = pinning(pinned, gateway_cpus, use_litellm)
+    report = header(args, plan, pin, litellm_desc, started_at, source)
     report += [f"- {line}" for line in log]
     if litellm_note:
         report.append(f"- **note:** {litellm_note}")
     report += ["", "## Latency (ms)", "", *latency_table(results), "", samples_line(results), "", noise_line(results)]
-    report += ["", "## Throughput, CPU, streams, memory (one process each)", "", *capacity_table(results)]
-    report += ["", "## Targets", "", *targets_table(results)]
+    each = "one process each" if args.workers == 1 else f"the gateway: supervisor + {args.workers} workers, summed"
+    report += ["", f"## Throughput, CPU, streams, memory ({each})", "", *capacity_table(results)]
+    split = process_split_line(results)
+    if split:
+        report += ["", split]
+    report += ["", "## Targets", "", *targets_table(results, args.workers)]
     errors = errors_lines(results)
     if errors:
         report += ["", "## Failed requests", "", *errors]
-    if not args.profile and any("**missed**" in line for line in targets_table(results)):
+    if not args.profile and any("**missed**" in line for line in targets_table(results, args.workers)):
         report += ["", "Targets missed: rerun with `--profile DIR` (needs `.venv/bin/pip install py-spy`) to see where"]
         report += ["the gateway's time goes."]
     if profile_lines:

@@ -151,8 +151,12 @@ def start_fake(workdir: Path, cpu: int | None, *, event_delay_ms: float, chunks:
 
 
 def gateway_config(fake_url: str, key: str) -> str:
-    """A gateway config with one key and everything routed to the fake (``anthropic/*`` keeps the client's id)."""
+    """A gateway config with one key and everything routed to the fake (``anthropic/*`` keeps the client's id). The
+    load generator is one client address: the per-address connection limit (64 by default, counted per worker) is
+    raised so that the held-streams phase can open its streams."""
     return (
+        "server:\n"
+        "  max_connections_per_client: 100000\n"
         "gateway:\n"
         f"  host: {LOOPBACK}\n"
         "  api_keys:\n"

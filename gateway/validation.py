@@ -14,6 +14,7 @@ import logging
 import re
 import zlib
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
@@ -124,9 +125,51 @@ class _Converter:
 
 _COMPILED: dict[int, tuple[Any, jsonschema_rs.Validator]] = {}
 _BY_CONTENT: dict[bytes, jsonschema_rs.Validator] = {}
-#: id(connexion's body schema) -> (that schema, the body schema as the spec writes it, with its ``$ref``s, and the
-#: converted ``components`` those refer to, and their digest); filled by :func:`register_bodies`
-_WRITTEN: dict[int, tuple[Any, Any, Mapping[str, Any], bytes]] = {}
+#: the URI under which a spec's converted ``components`` are registered with jsonschema-rs
+SPEC_URI = "urn:litellm-gateway:spec"
+
+
+@dataclass(frozen=True)
+class _Components:
+    """A spec's ``components``, converted to Draft 4 once and registered with jsonschema-rs, which every body
+    validator of that spec resolves its ``$ref``s against (compiled once, not once per validator)."""
+
+    registry: jsonschema_rs.Registry
+    digest: bytes
+
+
+#: id(a spec's written ``components``) -> (that mapping, its registration); a few specs per process at most
+_SPEC_COMPONENTS: dict[int, tuple[Any, _Components]] = {}
+#: id(connexion's body schema) -> (that schema, the body schema as the spec writes it, its spec's components)
+_WRITTEN: dict[int, tuple[Any, Any, _Components]] = {}
+
+
+def _components(written: Mapping[str, Any]) -> _Components:
+    entry = _SPEC_COMPONENTS.get(id(written))
+    if entry is not None and entry[0] is written:
+        return entry[1]
+    converter = _Converter()  # one for all the schemas: shared sub-schemas are converted once
+    schemas = {name: converter.convert(one) for name, one in (written.get("schemas") or {}).items()}
+    converted = {**written, "schemas": schemas}
+    digest = hashlib.sha256(orjson.dumps(converted, option=orjson.OPT_SORT_KEYS, default=str)).digest()
+    registry = jsonschema_rs.Registry([(SPEC_URI, {"components": converted})], draft=jsonschema_rs.Draft4)
+    if len(_SPEC_COMPONENTS) >= 8:  # only reached when a process builds apps from many specs (tests)
+        _SPEC_COMPONENTS.clear()
+    components = _Components(registry, digest)
+    _SPEC_COMPONENTS[id(written)] = (written, components)
+    return components
+
+
+def _pointed(schema: Any) -> Any:
+    """``schema`` with its local ``$ref``s (``#/components/...``) pointing into the registered spec."""
+    if isinstance(schema, Mapping):
+        return {
+            k: SPEC_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#/") else _pointed(v)
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_pointed(v) for v in schema]
+    return schema
 
 
 def compiled_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
@@ -134,31 +177,35 @@ def compiled_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
 
     connexion keeps one schema dict per operation for the life of the app; the caches hold a reference to it so
     its ``id`` cannot be reused. A body registered by :func:`register_bodies` is compiled as the spec writes it,
-    ``$ref``s kept and resolved by jsonschema-rs against the spec's ``components``: connexion's copy has every
-    reference inlined, and compiling that repeats each shared schema wherever it is used (the Messages body: 28 MiB
-    and 55 ms inlined, 0.2 MiB and 10 ms with its references).
+    ``$ref``s kept and resolved by jsonschema-rs against the spec's registered ``components``: connexion's copy has
+    every reference inlined, and compiling that repeats each shared schema wherever it is used (the Messages body:
+    28 MiB and 55 ms inlined; with its references a few milliseconds, the shared components once per spec).
     """
     entry = _COMPILED.get(id(schema))
     if entry is not None and entry[0] is schema:
         return entry[1]
     written = _WRITTEN.get(id(schema))
+    registry: jsonschema_rs.Registry | None = None
     if written is not None and written[0] is schema:
-        _, body, components, digest = written
-        content = b"written:" + digest + orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
-        source: Any = {**oas30_to_json_schema(body), "components": components}
+        _, body, components = written
+        content = b"written:" + components.digest + orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
+        registry = components.registry
     else:
         # connexion attaches the whole spec's ``components`` to every body schema (for references it has already
         # inlined): compiled with it, each validator held its own copy of the 7 MB section (measured: 53 body
         # validators took 31 s and 4.6 GiB; without it, 0.2 s and 1 MiB)
-        own = {k: v for k, v in schema.items() if k != "components"}
-        content = orjson.dumps(own, option=orjson.OPT_SORT_KEYS, default=str)
-        source = None
+        body = {k: v for k, v in schema.items() if k != "components"}
+        content = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
     # a second app in the same process (tests) has equal schemas: share their compiled validators
     validator = _BY_CONTENT.get(content)
     if validator is None:
-        if source is None:
-            source = oas30_to_json_schema({k: v for k, v in schema.items() if k != "components"})
-        validator = jsonschema_rs.Draft4Validator(source, validate_formats=True, formats={"uuid": is_uuid})
+        source = oas30_to_json_schema(body)
+        validator = jsonschema_rs.Draft4Validator(
+            source if registry is None else _pointed(source),
+            validate_formats=True,
+            formats={"uuid": is_uuid},
+            registry=registry,
+        )
         if len(_BY_CONTENT) >= MAX_COMPILED:
             _BY_CONTENT.clear()
         _BY_CONTENT[content] = validator
@@ -183,11 +230,7 @@ def _request_operations(stack: Iterable[Any]) -> Iterable[tuple[str, Any]]:
 def register_bodies(stack: Iterable[Any], doc: Mapping[str, Any]) -> int:
     """Tell :func:`compiled_validator` how ``doc`` (the spec as written) states each JSON request body of
     connexion's built middleware ``stack``. Returns how many were registered."""
-    written_components: Mapping[str, Any] = doc.get("components") or {}
-    converter = _Converter()  # one for all the schemas: shared sub-schemas are converted once
-    schemas = {name: converter.convert(one) for name, one in (written_components.get("schemas") or {}).items()}
-    components = {**written_components, "schemas": schemas}
-    digest = hashlib.sha256(orjson.dumps(components, option=orjson.OPT_SORT_KEYS, default=str)).digest()
+    components = _components(doc.get("components") or {})
     registered = 0
     for _operation_id, spec_operation in _request_operations(stack):
         schema = spec_operation.body_schema("application/json")
@@ -198,7 +241,9 @@ def register_bodies(stack: Iterable[Any], doc: Mapping[str, Any]) -> int:
             .get("schema")
         )
         if schema and isinstance(written, Mapping):
-            _WRITTEN[id(schema)] = (schema, written, components, digest)
+            if len(_WRITTEN) >= MAX_COMPILED:  # only reached when many apps are built in one process (tests)
+                _WRITTEN.clear()
+            _WRITTEN[id(schema)] = (schema, written, components)
             registered += 1
     return registered
 

@@ -33,7 +33,7 @@ def error_event(message: str, error_type: str = "api_error") -> bytes:
 class SubscriptionResponse(StreamingResponse):
     """An SSE tail that only ends when its subject does (a session's or a code session's event stream). It marks
     its request in the scope's extensions, so that a drain ends it as soon as the server stops accepting (with an
-    ``error`` event; the client resumes from another process with ``Last-Event-ID``) instead of holding the
+    ``error`` event; a client can resume on another process with ``Last-Event-ID``) instead of holding the
     process for the whole grace period."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

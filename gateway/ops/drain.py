@@ -7,7 +7,7 @@ The first SIGTERM (or SIGINT) starts a drain in every app of the process (:func:
 2. then uvicorn stops accepting, closes idle keep-alive connections and waits up to ``ops.drain_grace_seconds``
    for open requests and streams. Event-stream subscriptions (a session's or a code session's event stream, which
    only end when their session does) end at this point with the ``error`` event of step 3: waiting cannot finish
-   them, and their clients resume elsewhere with ``Last-Event-ID``. The session runtime takes no new work (its
+   them, and a client can resume on another process with ``Last-Event-ID``. The session runtime takes no new work (its
    sweeper stops, new turns are left to other processes) and running turns may finish within the same grace
    period; their leases are released at exit;
 3. when the grace period ends, or at a second SIGTERM, what is still open ends: an SSE response gets an ``error``

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from gateway.keys.spend_writer import SpendRow
 from gateway.keys.store import KeyStore, SpendFilter
 from gateway.keys.tables import spend_logs
-from gateway.storage.config import parse_storage
-from gateway.storage.db import create_engine, migrate
+from tests.storage.conftest import migrated_engine
 
 START = datetime(2026, 12, 6, 5, 0, 0)  # microsecond 0: the text SQLite stores still carries ".000000"
 
@@ -42,13 +41,8 @@ def _row(n: int, key_id: str, at: datetime, cost: float, **fields: Any) -> Spend
 
 def _run(database: dict[str, Any], work: Callable[[KeyStore], Awaitable[None]]) -> None:
     async def main() -> None:
-        config = parse_storage({"storage": database})
-        engine = create_engine(config)
-        try:
-            await migrate(engine, config)
+        async with migrated_engine(database) as engine:
             await work(KeyStore(engine))
-        finally:
-            await engine.dispose()
 
     asyncio.run(main())
 

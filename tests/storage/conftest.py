@@ -10,8 +10,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,12 @@ import anthropic
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
 from gateway.settings import settings_from_mapping
+from gateway.storage.config import parse_storage
+from gateway.storage.db import create_engine, migrate
 from tests.model_fake import model_routing
 
 KEY_A = "sk-gw-storage-team-a-0123456789"
@@ -96,6 +99,18 @@ def running_gateway(storage: dict[str, Any], extra: dict[str, Any] | None = None
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@asynccontextmanager
+async def migrated_engine(database: dict[str, Any]) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``database`` (a ``storage:`` section) migrated to the newest revision, disposed at the end."""
+    config = parse_storage({"storage": database})
+    engine = create_engine(config)
+    try:
+        await migrate(engine, config)
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=DATABASES)

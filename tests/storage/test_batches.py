@@ -22,10 +22,8 @@ from bench.fakes import AnthropicFake, Behavior, Text
 from gateway.app import create_app
 from gateway.settings import settings_from_mapping
 from gateway.storage import batches
-from gateway.storage.config import parse_storage
-from gateway.storage.db import create_engine, migrate
 from gateway.storage.store import Record, Store
-from tests.storage.conftest import KEY_A, KEY_B, free_port, http, sdk
+from tests.storage.conftest import KEY_A, KEY_B, free_port, http, migrated_engine, sdk
 
 PARAMS: dict[str, Any] = {"model": "claude-sonnet-5", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -268,13 +266,8 @@ class StubNative:
 
 
 async def _with_store(database: dict[str, Any], work: Any) -> None:
-    config = parse_storage({"storage": database})
-    engine = create_engine(config)
-    try:
-        await migrate(engine, config)
+    async with migrated_engine(database) as engine:
         await work(Store(engine))
-    finally:
-        await engine.dispose()
 
 
 async def _wait_ended(store: Store, batch_id: str) -> Record:

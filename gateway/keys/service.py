@@ -286,7 +286,7 @@ class KeysService:
         rows.append(
             SpendRow(  # positional, in spend_logs' column order (a NamedTuple: the driver's parameter row)
                 request_id or f"call_{secrets.token_hex(12)}",
-                key_id or meter_id(identity),
+                meter_id(identity),
                 identity.get("sub"),
                 identity.get("workspace") or "default",
                 model,

@@ -9,7 +9,8 @@ each a hand-off to aiosqlite's thread) a 200-row batch cost about twice the CPU 
 
 Only what SQLAlchemy would do to the values is repeated here: SQLite stores a ``DateTime`` as the text
 ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's default storage format, which its reads parse and its bound filters
-compare against); asyncpg takes the naive UTC ``datetime`` as is. Other dialects go through SQLAlchemy Core.
+compare against); asyncpg takes the naive UTC ``datetime`` as is. The storage accepts these two drivers only
+(``gateway.storage.config``).
 """
 
 from __future__ import annotations
